@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetexport/jetexport/events"
+)
+
+// ErrNotFound is returned when a job has no event of the kind asked for.
+var ErrNotFound = errors.New("not found")
+
+// Publish stores ev in the log under its subject with the de-duplication id
+// msgID and waits for the stream's acknowledgement. It returns the event's
+// stream sequence; a duplicate (an event already stored under msgID) returns
+// the sequence of the original and no error.
+func Publish(ctx context.Context, js jetstream.JetStream, ev events.Event, msgID string) (uint64, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return 0, err
+	}
+	msg := nats.NewMsg(ev.Subject())
+	msg.Data = data
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithExpectStream(events.StreamBulk))
+	if err != nil {
+		return 0, fmt.Errorf("publish %s: %w", ev.Type, err)
+	}
+	return ack.Sequence, nil
+}
+
+// DecodeMsg decodes a consumed event and stamps it with its stream sequence.
+func DecodeMsg(msg jetstream.Msg) (events.Event, error) {
+	ev, err := events.Decode(msg.Data())
+	if err != nil {
+		return events.Event{}, err
+	}
+	if md, err := msg.Metadata(); err == nil {
+		ev.Seq = md.Sequence.Stream
+	}
+	return ev, nil
+}
+
+// LastEvent returns the last event stored on one job's subject of kind k,
+// read directly from the stream (no consumer, no projection), or ErrNotFound.
+func LastEvent(ctx context.Context, s jetstream.Stream, t events.Tenant, jobID string, k events.Kind) (events.Event, error) {
+	raw, err := s.GetLastMsgForSubject(ctx, events.Subject(t, jobID, k))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events.Event{}, ErrNotFound
+	}
+	if err != nil {
+		return events.Event{}, fmt.Errorf("get last %s of %s: %w", k, jobID, err)
+	}
+	ev, err := events.Decode(raw.Data)
+	if err != nil {
+		return events.Event{}, err
+	}
+	ev.Seq = raw.Sequence
+	return ev, nil
+}
+
+// JobEvents returns every event of one job in stream order, read from the
+// log with an ordered consumer. It is how a worker learns what an earlier
+// attempt of the job already did.
+func JobEvents(ctx context.Context, js jetstream.JetStream, t events.Tenant, jobID string) ([]events.Event, error) {
+	c, err := js.OrderedConsumer(ctx, events.StreamBulk, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.JobSubjects(t, jobID)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s: %w", jobID, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s: %w", jobID, err)
+	}
+	var out []events.Event
+	pending := info.NumPending
+	for pending > 0 {
+		batch, err := c.Fetch(int(min(pending, 256)), jetstream.FetchContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("read events of %s: %w", jobID, err)
+		}
+		for msg := range batch.Messages() {
+			md, err := msg.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			pending = md.NumPending
+			ev, err := events.Decode(msg.Data())
+			if err != nil {
+				continue // a malformed event is the projector's to report
+			}
+			ev.Seq = md.Sequence.Stream
+			out = append(out, ev)
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("read events of %s: %w", jobID, err)
+		}
+	}
+	return out, nil
+}
