@@ -3,6 +3,7 @@ module github.com/jetexport/jetexport
 go 1.26.8
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 )
