@@ -1,0 +1,315 @@
+package fhirstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/jetexport/jetexport/events"
+)
+
+// fhirStream is the stream behind the fhir bucket.
+const fhirStream = "KV_" + events.BucketFHIR
+
+// kvOperation is the header a KV delete or purge marker carries.
+const kvOperation = "KV-Operation"
+
+// multiLastLimit is how many subjects the server answers in one batched
+// direct get (its maxAllowedResponses).
+const multiLastLimit = 1024
+
+// Record is one record as of an export's snapshot: the value stored at
+// stream sequence Seq at Time.
+type Record struct {
+	Seq  uint64
+	Time time.Time
+	Data []byte
+}
+
+// ScanSpec says which records a [Scan] returns.
+type ScanSpec struct {
+	Tenant events.Tenant
+	Type   string
+	// UpTo is the snapshot bound: the last sequence of the records stream
+	// when the export began (see [SnapshotSeq]). Each record is returned in
+	// its version as of UpTo; records created after it are left out.
+	UpTo uint64
+	// After resumes a scan: records whose snapshot version is at or below
+	// this sequence were returned by an earlier attempt and are skipped.
+	After uint64
+	// Since and Until filter on the time the version was written.
+	Since, Until *time.Time
+}
+
+// SnapshotSeq returns the current last sequence of the records stream: the
+// bound of an export that starts now.
+func SnapshotSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	s, err := js.Stream(ctx, fhirStream)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot: %w", err)
+	}
+	return s.CachedInfo().State.LastSeq, nil
+}
+
+// Scan reads every live record of one type of one tenant as of a snapshot,
+// in ascending order of the sequence of that version, so that every scan of
+// the same spec returns the same records in the same order and a resumed
+// scan continues exactly after its cursor. It holds at most one pull batch of
+// records plus those changed since the snapshot began, never a whole type.
+//
+// The bulk of the records come from a consumer delivering the last message
+// per key, which the server sorts by sequence; those updated after the bound
+// are read instead in their version as of the bound, with a batched direct
+// get (multi_last, up_to_seq), and merged in. That works while the bucket
+// keeps the snapshot's version, that is while a record is updated fewer times
+// than the bucket's history during one export.
+//
+// A Scan is not safe for concurrent use.
+type Scan struct {
+	spec    ScanSpec
+	js      jetstream.JetStream
+	name    string // the consumer, deleted on Close
+	cons    jetstream.MessagesContext
+	total   int64
+	scanned int64
+	done    bool // main consumer exhausted
+	head    *Record
+	tail    []Record
+}
+
+// OpenScan starts a scan. Close it when done.
+func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan, error) {
+	filter := "$KV." + events.BucketFHIR + "." + events.RecordKey(spec.Tenant, spec.Type, ">")
+	c, err := js.OrderedConsumer(ctx, fhirStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{filter},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+	}
+	s := &Scan{spec: spec, total: int64(info.NumPending), js: js, name: info.Name}
+	// Keys written after the bound, found now that the consumer has fixed
+	// its set of last messages: anything written later than this is
+	// delivered by the consumer in its snapshot version if kept.
+	if s.tail, err = changedSince(ctx, js, filter, spec); err != nil {
+		deleteConsumer(js, info.Name)
+		return nil, err
+	}
+	if info.NumPending == 0 {
+		s.done = true
+		return s, nil
+	}
+	s.cons, err = c.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+	}
+	return s, nil
+}
+
+// Total returns how many keys of the type the scan found at its start,
+// live or deleted, before filters: the denominator of a progress percent.
+func (s *Scan) Total() int64 { return s.total }
+
+// Scanned returns how many records the scan has read so far, returned or
+// filtered out.
+func (s *Scan) Scanned() int64 { return s.scanned }
+
+// Next returns the next record, or io.EOF after the last.
+func (s *Scan) Next(ctx context.Context) (Record, error) {
+	for {
+		if s.head == nil && !s.done {
+			r, err := s.nextMain(ctx)
+			if err != nil {
+				return Record{}, err
+			}
+			s.head = r
+		}
+		if s.head != nil && len(s.tail) > 0 && s.head.Seq == s.tail[0].Seq {
+			// Changed after the consumer fixed its set: the consumer still
+			// delivered the snapshot version, which the tail holds too.
+			s.tail = s.tail[1:]
+		}
+		var r Record
+		switch {
+		case s.head != nil && (len(s.tail) == 0 || s.head.Seq < s.tail[0].Seq):
+			r, s.head = *s.head, nil
+		case len(s.tail) > 0:
+			r, s.tail = s.tail[0], s.tail[1:]
+		default:
+			return Record{}, io.EOF
+		}
+		if r.Seq <= s.spec.After {
+			continue
+		}
+		s.scanned++
+		if s.spec.Since != nil && r.Time.Before(*s.spec.Since) {
+			continue
+		}
+		if s.spec.Until != nil && r.Time.After(*s.spec.Until) {
+			continue
+		}
+		return r, nil
+	}
+}
+
+// nextMain returns the next live record from the consumer whose version is
+// within the snapshot, or nil when there is none left.
+func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
+	for !s.done {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		msg, err := s.cons.Next()
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
+		}
+		// The consumer's last-per-subject set is sorted by sequence: the
+		// first message past the bound ends the snapshot, and everything
+		// after it is either in the tail or newer than the export.
+		if md.Sequence.Stream > s.spec.UpTo {
+			s.stop()
+			return nil, nil
+		}
+		if md.NumPending == 0 {
+			s.stop()
+		}
+		if op := msg.Headers().Get(kvOperation); op != "" {
+			continue // a delete or purge marker
+		}
+		return &Record{Seq: md.Sequence.Stream, Time: md.Timestamp, Data: msg.Data()}, nil
+	}
+	return nil, nil
+}
+
+func (s *Scan) stop() {
+	s.done = true
+	if s.cons != nil {
+		s.cons.Stop()
+	}
+}
+
+// Close releases the scan's consumer.
+func (s *Scan) Close() {
+	s.stop()
+	deleteConsumer(s.js, s.name)
+}
+
+// deleteConsumer removes an ordered consumer now rather than when its
+// inactivity threshold passes, so the server drops its state at once.
+func deleteConsumer(js jetstream.JetStream, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = js.DeleteConsumer(ctx, fhirStream, name)
+}
+
+// CountKeys returns how many keys of one type a tenant has, live or
+// deleted: what a progress percent divides by before the scans open.
+func CountKeys(ctx context.Context, js jetstream.JetStream, t events.Tenant, typ string) (int64, error) {
+	c, err := js.OrderedConsumer(ctx, fhirStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{"$KV." + events.BucketFHIR + "." + events.RecordKey(t, typ, ">")},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:       true,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", typ, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", typ, err)
+	}
+	deleteConsumer(js, info.Name)
+	return int64(info.NumPending), nil
+}
+
+// changedSince returns, sorted by sequence, the snapshot versions of the
+// keys under filter written after spec.UpTo, leaving out keys that were
+// deleted or absent at the snapshot.
+func changedSince(ctx context.Context, js jetstream.JetStream, filter string, spec ScanSpec) ([]Record, error) {
+	str, err := js.Stream(ctx, fhirStream)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+	}
+	if str.CachedInfo().State.LastSeq <= spec.UpTo {
+		return nil, nil
+	}
+	c, err := js.OrderedConsumer(ctx, fhirStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{filter},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       spec.UpTo + 1,
+		HeadersOnly:       true,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
+	}
+	defer deleteConsumer(js, info.Name)
+	seen := map[string]bool{}
+	var subjects []string
+	for pending := info.NumPending; pending > 0; {
+		batch, err := c.Fetch(int(min(pending, 1000)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			pending = md.NumPending
+			if subj := msg.Subject(); !seen[subj] {
+				seen[subj] = true
+				subjects = append(subjects, subj)
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	var out []Record
+	for chunk := range slices.Chunk(subjects, multiLastLimit) {
+		msgs, err := jetstreamext.GetLastMsgsFor(ctx, js, fhirStream, chunk, jetstreamext.GetLastMsgsUpToSeq(spec.UpTo))
+		if err != nil {
+			return nil, fmt.Errorf("scan %s snapshot versions: %w", spec.Type, err)
+		}
+		for m, err := range msgs {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("scan %s snapshot versions: %w", spec.Type, err)
+			}
+			if m.Header.Get(kvOperation) != "" {
+				continue
+			}
+			out = append(out, Record{Seq: m.Sequence, Time: m.Time, Data: m.Data})
+		}
+	}
+	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}

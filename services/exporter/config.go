@@ -1,0 +1,82 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config tunes an exporter. Zero fields take the defaults of [Config.withDefaults].
+type Config struct {
+	// WorkerID names this worker in ExportStarted events (default hostname-pid).
+	WorkerID string
+	// Concurrency is how many jobs this process runs at once (default 1).
+	Concurrency int
+	// PartMaxResources and PartMaxBytes roll an NDJSON part (default
+	// 100,000 resources, 64 MiB): whichever comes first.
+	PartMaxResources int
+	PartMaxBytes     int64
+	// AckWait is how long a job's message may go without a heartbeat before
+	// JetStream hands it to another worker (default 30s). Workers heartbeat
+	// every AckWait/3.
+	AckWait time.Duration
+	// MaxAttempts bounds the deliveries of one job (default 5); the job then
+	// fails with the last error.
+	MaxAttempts int
+	// RetryDelay is the first delay before a failed attempt is retried; it
+	// doubles per attempt up to a minute (default 2s).
+	RetryDelay time.Duration
+	// Durable names the shared consumer (default "exporter").
+	Durable string
+}
+
+func (c Config) withDefaults() Config {
+	if c.WorkerID == "" {
+		host, _ := os.Hostname()
+		c.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	if c.PartMaxResources == 0 {
+		c.PartMaxResources = 100_000
+	}
+	if c.PartMaxBytes == 0 {
+		c.PartMaxBytes = 64 << 20
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryDelay == 0 {
+		c.RetryDelay = 2 * time.Second
+	}
+	if c.Durable == "" {
+		c.Durable = "exporter"
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Concurrency < 0 {
+		errs = append(errs, errors.New("concurrency must not be negative"))
+	}
+	if c.PartMaxResources < 0 {
+		errs = append(errs, errors.New("part max resources must not be negative"))
+	}
+	if c.PartMaxBytes < 0 || (c.PartMaxBytes > 0 && c.PartMaxBytes < 1024) {
+		errs = append(errs, errors.New("part max bytes must be at least 1 KiB"))
+	}
+	if c.AckWait != 0 && c.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("ack wait %s: want at least 1s", c.AckWait))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, errors.New("max attempts must not be negative"))
+	}
+	return errors.Join(errs...)
+}

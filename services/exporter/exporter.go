@@ -1,0 +1,222 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/jetexport/jetexport/events"
+	"github.com/jetexport/jetexport/internal/broker"
+)
+
+// Deps are what an Exporter works with.
+type Deps struct {
+	Assets *broker.Assets
+	Log    zerolog.Logger
+	Now    func() time.Time
+}
+
+// Exporter runs export jobs taken from the shared consumer. Run it once per
+// process; it runs Config.Concurrency jobs at a time.
+type Exporter struct {
+	cfg Config
+	a   *broker.Assets
+	js  jetstream.JetStream
+	log zerolog.Logger
+	now func() time.Time
+}
+
+// New returns an Exporter.
+func New(cfg Config, deps Deps) (*Exporter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("exporter config: %w", err)
+	}
+	if deps.Assets == nil {
+		return nil, errors.New("exporter: no JetStream assets")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	cfg = cfg.withDefaults()
+	return &Exporter{cfg: cfg, a: deps.Assets, js: deps.Assets.JS,
+		log: deps.Log.With().Str("worker_id", cfg.WorkerID).Logger(), now: deps.Now}, nil
+}
+
+// Run takes jobs until ctx is done. A job interrupted by ctx is handed back
+// to the consumer at once so another worker can resume it.
+func (x *Exporter) Run(ctx context.Context) error {
+	jobs, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
+		Durable:       x.cfg.Durable,
+		Description:   "export workers: one ExportRequested at a time per worker",
+		FilterSubject: events.KindSubjects(events.KindRequested),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       x.cfg.AckWait,
+		// Attempts are counted by the worker (NumDelivered), which fails the
+		// job itself: the server giving up silently would leave it stuck.
+		MaxDeliver:    -1,
+		MaxAckPending: 10_000,
+	})
+	if err != nil {
+		return fmt.Errorf("exporter consumer: %w", err)
+	}
+	cancels, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
+		Durable:       x.cfg.Durable + "-cancel",
+		Description:   "removes the files of cancelled jobs no worker is running",
+		FilterSubject: events.KindSubjects(events.KindCancel),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       x.cfg.AckWait,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("cancel consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	for range x.cfg.Concurrency {
+		wg.Go(func() { x.loop(ctx, jobs, x.handleJob) })
+	}
+	wg.Go(func() { x.loop(ctx, cancels, x.handleCancel) })
+	wg.Wait()
+	return nil
+}
+
+// loop fetches one message at a time: a prefetched job would age in the
+// client with its ack timer running and could be delivered twice.
+func (x *Exporter) loop(ctx context.Context, c jetstream.Consumer, handle func(context.Context, jetstream.Msg)) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				x.log.Warn().Err(err).Msg("fetch job")
+				wait(ctx, time.Second)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			handle(ctx, msg)
+		}
+		cancel()
+	}
+}
+
+// handleJob decides the acknowledgement of one job message, in one place:
+// done, failed for good, or cancelled -> Ack; bad event -> Term; transient
+// failure -> NakWithDelay; shutdown -> Nak so another worker resumes it.
+func (x *Exporter) handleJob(ctx context.Context, msg jetstream.Msg) {
+	ev, err := broker.DecodeMsg(msg)
+	if err != nil {
+		x.log.Error().Err(err).Str("subject", msg.Subject()).Msg("terminating unreadable job event")
+		_ = msg.Term()
+		return
+	}
+	md, _ := msg.Metadata()
+	attempt := int(md.NumDelivered)
+	log := x.log.With().Str("tenant", string(ev.Tenant)).Str("job_id", ev.JobID).Int("attempt", attempt).Logger()
+	if attempt > x.cfg.MaxAttempts {
+		x.fail(ctx, ev, "too_many_attempts", fmt.Sprintf("the export did not finish in %d attempts; its workers stopped without reporting an error (see the exporter logs)", x.cfg.MaxAttempts), attempt-1)
+		_ = msg.Ack()
+		return
+	}
+	stop := x.heartbeat(msg)
+	err = x.export(ctx, ev, attempt, log)
+	stop()
+	var perm *permanentError
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.Is(err, errCancelled):
+		if cerr := x.cleanupCancelled(ctx, ev.Tenant, ev.JobID); cerr != nil {
+			log.Warn().Err(cerr).Msg("clean up cancelled job")
+			_ = msg.NakWithDelay(x.cfg.RetryDelay)
+			return
+		}
+		log.Info().Msg("export cancelled")
+		_ = msg.Ack()
+	case ctx.Err() != nil:
+		_ = msg.Nak()
+	case errors.As(err, &perm) || attempt >= x.cfg.MaxAttempts:
+		code := "export_failed"
+		if perm != nil {
+			code = perm.code
+		}
+		log.Error().Err(err).Msg("export failed")
+		x.fail(ctx, ev, code, err.Error(), attempt)
+		_ = msg.Ack()
+	default:
+		delay := min(x.cfg.RetryDelay<<(attempt-1), time.Minute)
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("export attempt failed")
+		_ = msg.NakWithDelay(delay)
+	}
+}
+
+func (x *Exporter) fail(ctx context.Context, ev events.Event, code, message string, attempts int) {
+	f := events.New(events.MsgID(ev.JobID, events.KindFailed, ""), x.now(), ev.Tenant, ev.JobID,
+		&events.ExportFailed{Code: code, Message: message, Attempts: attempts})
+	if _, err := broker.Publish(ctx, x.js, f, f.ID); err != nil {
+		x.log.Error().Err(err).Str("job_id", ev.JobID).Msg("record failed job")
+	}
+}
+
+// heartbeat tells JetStream the job is still being worked on, well inside
+// AckWait, until the returned stop is called.
+func (x *Exporter) heartbeat(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(x.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// handleCancel removes the files of a cancelled job that no worker is
+// running (pending, or already completed); a running worker hears the
+// cancel itself and cleans up.
+func (x *Exporter) handleCancel(ctx context.Context, msg jetstream.Msg) {
+	ev, err := broker.DecodeMsg(msg)
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	st, err := x.jobState(ctx, ev.Tenant, ev.JobID)
+	if err != nil {
+		_ = msg.NakWithDelay(x.cfg.RetryDelay)
+		return
+	}
+	if st.cancelled || st.expired {
+		_ = msg.Ack()
+		return
+	}
+	if st.running() {
+		// The worker on it stops within moments; check again until it has.
+		_ = msg.NakWithDelay(x.cfg.RetryDelay)
+		return
+	}
+	if err := x.cleanupCancelled(ctx, ev.Tenant, ev.JobID); err != nil {
+		x.log.Warn().Err(err).Str("job_id", ev.JobID).Msg("clean up cancelled job")
+		_ = msg.NakWithDelay(x.cfg.RetryDelay)
+		return
+	}
+	_ = msg.Ack()
+}
+
+func wait(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

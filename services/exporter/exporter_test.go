@@ -1,0 +1,311 @@
+package exporter_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/jetexport/jetexport/events"
+	"github.com/jetexport/jetexport/internal/broker"
+	"github.com/jetexport/jetexport/internal/natstest"
+	"github.com/jetexport/jetexport/services/exporter"
+	"github.com/jetexport/jetexport/services/projector"
+)
+
+var tenant = events.TenantOf("acme", events.ModeTest)
+
+// putRecords stores n records of typ with ids typ-0..n-1 and returns their JSON by id.
+func putRecords(tb testing.TB, a *broker.Assets, t events.Tenant, typ string, from, n int) map[string]string {
+	tb.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for i := from; i < from+n; i++ {
+		id := fmt.Sprintf("%s-%d", typ, i)
+		v := fmt.Sprintf(`{"resourceType":%q,"id":%q,"meta":{"versionId":"1"},"pad":"%0200d"}`, typ, id, i)
+		if _, err := a.FHIR.Put(ctx, events.RecordKey(t, typ, id), []byte(v)); err != nil {
+			tb.Fatal(err)
+		}
+		out[id] = v
+	}
+	return out
+}
+
+// system runs a projector and n exporters with cfg until the test ends.
+func system(tb testing.TB, a *broker.Assets, cfg exporter.Config) context.CancelFunc {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	p, err := projector.New(projector.Config{}, projector.Deps{JS: a.JS, KV: a.Jobs, Log: zerolog.Nop()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() { _ = p.Run(ctx) })
+	x, err := exporter.New(cfg, exporter.Deps{Assets: a, Log: zerolog.New(zerolog.NewTestWriter(tb)).With().Timestamp().Logger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() { _ = x.Run(ctx) })
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+	return cancel
+}
+
+func request(tb testing.TB, a *broker.Assets, req *events.ExportRequested) string {
+	tb.Helper()
+	id := "job_" + ulid.Make().String()
+	ev := events.New(events.MsgID(id, events.KindRequested, ""), time.Now(), tenant, id, req)
+	if _, err := broker.Publish(context.Background(), a.JS, ev, ev.ID); err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+func job(tb testing.TB, a *broker.Assets, id string) events.Job {
+	tb.Helper()
+	e, err := a.Jobs.Get(context.Background(), events.JobKey(tenant, id))
+	if err != nil {
+		return events.Job{}
+	}
+	var j events.Job
+	if err := json.Unmarshal(e.Value(), &j); err != nil {
+		tb.Fatal(err)
+	}
+	return j
+}
+
+func waitStatus(tb testing.TB, a *broker.Assets, id string, want events.Status) events.Job {
+	tb.Helper()
+	var j events.Job
+	natstest.Eventually(tb, 30*time.Second, fmt.Sprintf("job %s never reached %s", id, want), func() bool {
+		j = job(tb, a, id)
+		return j.Status == want
+	})
+	return j
+}
+
+// lines downloads every file of a job and returns its lines by resource id,
+// failing on a duplicate.
+func lines(tb testing.TB, a *broker.Assets, files []events.File) map[string]string {
+	tb.Helper()
+	got := map[string]string{}
+	for _, f := range files {
+		r, err := a.Exports.Get(context.Background(), f.Object)
+		if err != nil {
+			tb.Fatalf("get %s: %v", f.Object, err)
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 4<<20)
+		n := 0
+		for sc.Scan() {
+			var res struct{ ResourceType, ID string }
+			if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+				tb.Fatalf("%s line %d: %v", f.Object, n, err)
+			}
+			if res.ResourceType != f.ResourceType {
+				tb.Errorf("%s holds a %s", f.Object, res.ResourceType)
+			}
+			if _, dup := got[res.ID]; dup {
+				tb.Errorf("%s appears twice", res.ID)
+			}
+			got[res.ID] = sc.Text()
+			n++
+		}
+		r.Close()
+		if int64(n) != f.Count {
+			tb.Errorf("%s has %d lines, manifest says %d", f.Object, n, f.Count)
+		}
+	}
+	return got
+}
+
+func TestExportEveryRecordOnce(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	want := putRecords(t, a, tenant, "Patient", 0, 120)
+	for k, v := range putRecords(t, a, tenant, "Observation", 0, 2500) {
+		want[k] = v
+	}
+	putRecords(t, a, events.TenantOf("other", events.ModeTest), "Patient", 0, 50)
+	putRecords(t, a, events.TenantOf("acme", events.ModeLive), "Patient", 0, 50)
+	putRecords(t, a, tenant, "Condition", 0, 10) // not requested
+	if err := a.FHIR.Delete(context.Background(), events.RecordKey(tenant, "Patient", "Patient-7")); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "Patient-7")
+	system(t, a, exporter.Config{PartMaxResources: 1000, AckWait: 5 * time.Second})
+
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient", "Observation", "Encounter"}, Level: events.LevelSystem})
+	j := waitStatus(t, a, id, events.StatusCompleted)
+
+	var parts []string
+	for _, f := range j.Files {
+		parts = append(parts, fmt.Sprintf("%s.%d:%d", f.ResourceType, f.Part, f.Count))
+	}
+	if got, wantParts := fmt.Sprint(parts), "[Patient.1:119 Observation.1:1000 Observation.2:1000 Observation.3:500]"; got != wantParts {
+		t.Errorf("files %s, want %s", got, wantParts)
+	}
+	got := lines(t, a, j.Files)
+	if len(got) != len(want) {
+		t.Errorf("exported %d resources, want %d", len(got), len(want))
+	}
+	for id, v := range want {
+		if got[id] != v {
+			t.Errorf("%s: got %q, want %q", id, got[id], v)
+		}
+	}
+	if j.Resources != int64(len(want)) || j.TransactionTime == nil || j.StartedAt == nil {
+		t.Errorf("job totals: %+v", j)
+	}
+	if p, ok := j.Percent(); !ok || p != 100 {
+		t.Errorf("percent %v %v", p, ok)
+	}
+}
+
+func TestExportSince(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	putRecords(t, a, tenant, "Patient", 0, 30)
+	since := time.Now()
+	want := putRecords(t, a, tenant, "Patient", 30, 20)
+	for k, v := range putRecords(t, a, tenant, "Patient", 0, 5) { // updated after since
+		want[k] = v
+	}
+	system(t, a, exporter.Config{})
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient"}, Since: &since})
+	got := lines(t, a, waitStatus(t, a, id, events.StatusCompleted).Files)
+	if len(got) != len(want) {
+		t.Fatalf("exported %d, want %d (20 new and 5 updated after since)", len(got), len(want))
+	}
+	for id := range want {
+		if _, ok := got[id]; !ok {
+			t.Errorf("%s missing", id)
+		}
+	}
+}
+
+func TestResumeAfterInterruptedAttempt(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	want := putRecords(t, a, tenant, "Observation", 0, 3000)
+	// The first worker stops as soon as its first part is recorded: a
+	// crash between two parts. A second worker must resume at part 2.
+	ctx := context.Background()
+	first := make(chan struct{})
+	var once sync.Once
+	sub, err := a.JS.Conn().Subscribe(events.KindSubjects(events.KindChunk), func(*nats.Msg) { once.Do(func() { close(first) }) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	stop := system(t, a, exporter.Config{PartMaxResources: 500, AckWait: 2 * time.Second, WorkerID: "first"})
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Observation"}})
+	<-first
+	stop()
+	system(t, a, exporter.Config{PartMaxResources: 500, AckWait: 2 * time.Second, WorkerID: "second"})
+	j := waitStatus(t, a, id, events.StatusCompleted)
+	got := lines(t, a, j.Files)
+	if len(got) != len(want) {
+		t.Fatalf("exported %d, want %d", len(got), len(want))
+	}
+	evs, err := broker.JobEvents(ctx, a.JS, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, starts := map[int]int{}, 0
+	for _, ev := range evs {
+		switch p := ev.Data.(type) {
+		case *events.ChunkWritten:
+			chunks[p.Part]++
+		case *events.ExportStarted:
+			starts++
+		}
+	}
+	if starts < 2 {
+		t.Errorf("%d ExportStarted events: the job was not resumed by a second attempt", starts)
+	}
+	for part, n := range chunks {
+		if n != 1 {
+			t.Errorf("part %d recorded %d times", part, n)
+		}
+	}
+	if len(chunks) != 6 {
+		t.Errorf("%d parts, want 6", len(chunks))
+	}
+}
+
+func TestCancelRemovesParts(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	putRecords(t, a, tenant, "Observation", 0, 400)
+	system(t, a, exporter.Config{PartMaxResources: 100})
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Observation"}})
+	waitStatus(t, a, id, events.StatusCompleted)
+	cancel := events.New(events.MsgID(id, events.KindCancel, ""), time.Now(), tenant, id, &events.ExportCancelRequested{By: "test"})
+	if _, err := broker.Publish(context.Background(), a.JS, cancel, cancel.ID); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 10*time.Second, "cancelled event never recorded", func() bool {
+		_, err := broker.LastEvent(context.Background(), a.Stream, tenant, id, events.KindCancelled)
+		return err == nil
+	})
+	j := waitStatus(t, a, id, events.StatusCancelled)
+	if len(j.Files) != 0 {
+		t.Errorf("cancelled job still lists %d files", len(j.Files))
+	}
+	objs, err := a.Exports.List(context.Background())
+	if err != nil && err != jetstream.ErrNoObjectsFound {
+		t.Fatal(err)
+	}
+	if len(objs) != 0 {
+		t.Errorf("%d objects left after cancel", len(objs))
+	}
+}
+
+func TestRebuildEqualsLiveProjection(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	putRecords(t, a, tenant, "Patient", 0, 300)
+	system(t, a, exporter.Config{PartMaxResources: 100})
+	var ids []string
+	for range 3 {
+		ids = append(ids, request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient"}}))
+	}
+	for _, id := range ids {
+		waitStatus(t, a, id, events.StatusCompleted)
+	}
+	ctx := context.Background()
+	fresh, err := a.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "jobs_rebuild"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projector.Rebuild(ctx, a.JS, fresh); err != nil {
+		t.Fatal(err)
+	}
+	live, rebuilt := dump(t, a.Jobs), dump(t, fresh)
+	if len(live) != 3 || fmt.Sprint(live) != fmt.Sprint(rebuilt) {
+		t.Errorf("rebuilt projection differs:\nlive    %v\nrebuilt %v", live, rebuilt)
+	}
+}
+
+func dump(tb testing.TB, kv jetstream.KeyValue) []string {
+	tb.Helper()
+	keys, err := kv.ListKeys(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for k := range keys.Keys() {
+		e, err := kv.Get(context.Background(), k)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, k+"="+string(e.Value()))
+	}
+	sort.Strings(out)
+	return out
+}
+
