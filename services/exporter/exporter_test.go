@@ -308,4 +308,3 @@ func dump(tb testing.TB, kv jetstream.KeyValue) []string {
 	sort.Strings(out)
 	return out
 }
-
