@@ -131,8 +131,14 @@ func Decode(b []byte) (Event, error) {
 	if w.Version < 1 || w.Version > Version {
 		return Event{}, fmt.Errorf("%w: version %d not supported (up to %d)", ErrInvalid, w.Version, Version)
 	}
-	if !w.Tenant.Valid() || w.JobID == "" {
-		return Event{}, fmt.Errorf("%w: missing tenant or job id", ErrInvalid)
+	if !w.Tenant.Valid() {
+		return Event{}, fmt.Errorf("%w: tenant %q is not <customer>_<test|live>", ErrInvalid, w.Tenant)
+	}
+	if !ValidJobID(w.JobID) {
+		return Event{}, fmt.Errorf("%w: job id %q is not job_<ULID>", ErrInvalid, w.JobID)
+	}
+	if len(w.Data) == 0 || string(w.Data) == "null" {
+		return Event{}, fmt.Errorf("%w: %s payload is missing", ErrInvalid, w.Type)
 	}
 	p := newPayload(w.Type)
 	if p == nil {

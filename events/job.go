@@ -116,11 +116,15 @@ func Apply(job Job, e Event) Job {
 		// removed by the stream's limits): nothing to attach it to.
 		return job
 	}
+	if job.ID != "" && (e.JobID != job.ID || e.Tenant != job.Tenant) {
+		return job // another job's event: never fold it into this document
+	}
 	j := job.clone()
 	if e.Seq != 0 {
 		j.LastSeq = e.Seq
 	}
-	j.UpdatedAt = e.Time
+	// Each case returns early when the event takes no effect, so UpdatedAt
+	// moves only when the job changes.
 	switch p := e.Data.(type) {
 	case *ExportRequested:
 		if job.ID != "" {
@@ -173,7 +177,7 @@ func Apply(job Job, e Event) Job {
 		}
 		j.Status, j.EndedAt, j.CancelledBy = StatusCancelled, timePtr(e.Time), p.By
 	case *ExportCancelled:
-		if j.Status == StatusExpired {
+		if j.Status == StatusExpired || j.Status == StatusFailed {
 			return j
 		}
 		j.Status, j.CancelledBy = StatusCancelled, p.By
@@ -187,8 +191,11 @@ func Apply(job Job, e Event) Job {
 		}
 		j.Status = StatusExpired
 	case *WebhookAttempted:
-		j.recordDelivery(e.Time, p)
+		if !j.recordDelivery(e.Time, p) {
+			return j
+		}
 	}
+	j.UpdatedAt = e.Time
 	return j
 }
 
@@ -214,16 +221,20 @@ func (j *Job) sumFiles() {
 	}
 }
 
-func (j *Job) recordDelivery(at time.Time, p *WebhookAttempted) {
+// recordDelivery folds one webhook attempt and reports whether it changed
+// the job.
+func (j *Job) recordDelivery(at time.Time, p *WebhookAttempted) bool {
 	i := slices.IndexFunc(j.Webhooks, func(d Delivery) bool { return d.DeliveryID == p.DeliveryID })
-	if i < 0 {
+	if i >= 0 {
+		d := j.Webhooks[i]
+		if d.Status == DeliveryDelivered || d.Status == DeliveryFailed || p.Attempt < d.Attempts {
+			return false // a late or repeated record of an attempt already superseded
+		}
+	} else {
 		j.Webhooks = append(j.Webhooks, Delivery{DeliveryID: p.DeliveryID})
 		i = len(j.Webhooks) - 1
 	}
 	d := &j.Webhooks[i]
-	if d.Status == DeliveryDelivered || d.Status == DeliveryFailed || p.Attempt < d.Attempts {
-		return // a late or repeated record of an attempt already superseded
-	}
 	d.Subscription, d.URL, d.Event = p.Subscription, p.URL, p.Event
 	d.Attempts, d.LastStatus, d.LastError, d.UpdatedAt = p.Attempt, p.StatusCode, p.Error, at
 	d.NextAttempt = nil
@@ -238,6 +249,7 @@ func (j *Job) recordDelivery(at time.Time, p *WebhookAttempted) {
 			d.NextAttempt = timePtr(*p.NextAttempt)
 		}
 	}
+	return true
 }
 
 // clone returns a copy of j that shares no slice or map with it.

@@ -90,13 +90,23 @@ func KindSubjects(kind Kind) string {
 // AllSubjects is the wildcard subject of the whole log.
 const AllSubjects = SubjectRoot + ".>"
 
-// ParseSubject splits a job event subject into its tenant, job id and kind.
+// ParseSubject splits a job event subject into its tenant, job id and kind,
+// each checked: a wildcard or an unknown kind is an error.
 func ParseSubject(subject string) (Tenant, string, Kind, error) {
 	parts := strings.Split(subject, ".")
 	if len(parts) != 4 || parts[0] != SubjectRoot {
 		return "", "", "", fmt.Errorf("parse subject %q: want %s.<tenant>.<jobId>.<event>", subject, SubjectRoot)
 	}
-	return Tenant(parts[1]), parts[2], Kind(parts[3]), nil
+	t, id, k := Tenant(parts[1]), parts[2], Kind(parts[3])
+	switch {
+	case !t.Valid():
+		return "", "", "", fmt.Errorf("parse subject %q: tenant %q is not <customer>_<test|live>", subject, t)
+	case !ValidJobID(id):
+		return "", "", "", fmt.Errorf("parse subject %q: job id %q is not job_<ULID>", subject, id)
+	case k.Type() == "":
+		return "", "", "", fmt.Errorf("parse subject %q: unknown event %q", subject, k)
+	}
+	return t, id, k, nil
 }
 
 // JobKey returns the key of a job document in [BucketJobs].
