@@ -9,13 +9,11 @@ import (
 )
 
 // foldCase is one sequence of events of the fixture job and the job they
-// fold into. A non-empty bug marks a case that fails because of a known bug
-// in events/job.go; it is skipped until the bug is fixed.
+// fold into.
 type foldCase struct {
 	name   string
 	events []events.Event
 	want   events.Job
-	bug    string
 }
 
 // ev builds an event of the fixture job, stored at stream sequence seq, n
@@ -161,5 +159,11 @@ func concat(lists ...[]events.Event) []events.Event {
 // otherJob returns e re-addressed to another job of the same tenant.
 func otherJob(e events.Event) events.Event {
 	e.JobID = "job_01JPB7XZ5K3M9Q2R4T6V8W0Y1B"
+	return e
+}
+
+// otherTenant returns e re-addressed to the same job id in the live tenant.
+func otherTenant(e events.Event) events.Event {
+	e.Tenant = "acme_live"
 	return e
 }

@@ -83,7 +83,8 @@ func eventPool() []events.Payload {
 }
 
 // randomHistory returns up to 14 events drawn from the pool with rising
-// sequences and times; most start with the request, as real ones do.
+// sequences and times; most start with the request, as real ones do, and a
+// few are addressed to another job or tenant, as a misrouted message would be.
 func randomHistory(r *rand.Rand) []events.Event {
 	pool := eventPool()
 	n := 1 + r.IntN(14)
@@ -93,7 +94,16 @@ func randomHistory(r *rand.Rand) []events.Event {
 		if i == 0 && r.IntN(5) > 0 {
 			p = pool[0]
 		}
-		evs = append(evs, ev(uint64(i+1), i, p))
+		e := ev(uint64(i+1), i, p)
+		if e.Kind() != events.KindRequested {
+			switch r.IntN(12) {
+			case 0:
+				e = otherJob(e)
+			case 1:
+				e = otherTenant(e)
+			}
+		}
+		evs = append(evs, e)
 	}
 	return evs
 }
@@ -128,6 +138,11 @@ func checkInvariants(t *testing.T, evs []events.Event) {
 		case prev.ID == "" && e.Kind() != events.KindRequested:
 			if diff := cmp.Diff(events.Job{}, j); diff != "" {
 				t.Fatalf("%s before any request changed the empty job:\n%s", e.Type, diff)
+			}
+			continue
+		case e.JobID != testJobID || e.Tenant != testTenant:
+			if diff := cmp.Diff(prev, j); diff != "" {
+				t.Fatalf("%s of another job changed this one:\n%s", e.Type, diff)
 			}
 			continue
 		case prev.Status.Terminal() && !j.Status.Terminal():
