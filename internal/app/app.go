@@ -1,0 +1,241 @@
+// Package app wires jetexport's services into one running system: an
+// embedded NATS server or a connection to an external one, the JetStream
+// assets, and whichever of the gateway, projector, exporter and notifier the
+// process runs. `jetexport serve` runs them all; the end-to-end tests and the
+// benchmark start the same wiring on random ports.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/jetexport/jetexport/internal/broker"
+	"github.com/jetexport/jetexport/internal/fhirstore"
+	"github.com/jetexport/jetexport/internal/natsserver"
+	"github.com/jetexport/jetexport/services/exporter"
+	"github.com/jetexport/jetexport/services/gateway"
+	"github.com/jetexport/jetexport/services/projector"
+)
+
+// Services says which services a process runs.
+type Services struct {
+	Gateway, Projector, Exporter bool
+}
+
+// All runs every service.
+var All = Services{Gateway: true, Projector: true, Exporter: true}
+
+// Config is everything a jetexport process needs.
+type Config struct {
+	// NATSURL connects to an external server or cluster; when empty an
+	// embedded server runs with its store under DataDir.
+	NATSURL    string
+	DataDir    string
+	NATSListen string // embedded server's client address; "" turns it off
+	// SyncAlways makes the embedded server fsync every write before
+	// acknowledging it.
+	SyncAlways bool
+	// HTTP is the gateway's listen address.
+	HTTP     string
+	Services Services
+	Demo     bool
+	Broker   broker.Config
+	Gateway  gateway.Config
+	Exporter exporter.Config
+	Log      zerolog.Logger
+	// Out receives what a person starting the service reads (the demo key).
+	Out io.Writer
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATSURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("either --nats-url or --data is required"))
+	}
+	if c.Services.Gateway && c.HTTP == "" {
+		errs = append(errs, errors.New("the gateway needs an --http address"))
+	}
+	if c.Demo && !c.Services.Gateway {
+		errs = append(errs, errors.New("--demo needs the gateway"))
+	}
+	if err := c.Broker.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Services.Gateway {
+		if err := c.Gateway.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Services.Exporter {
+		if err := c.Exporter.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// System is a running jetexport process.
+type System struct {
+	// HTTPURL is the gateway's base URL, NATSURL where clients reach NATS.
+	HTTPURL string
+	NATSURL string
+	// DemoKey is the API key --demo made.
+	DemoKey string
+	Assets  *broker.Assets
+
+	srv    *natsserver.Server
+	nc     *nats.Conn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+}
+
+// Start starts the system; it runs until ctx is done or Stop is called.
+func Start(ctx context.Context, cfg Config) (*System, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	s := &System{}
+	url := cfg.NATSURL
+	var opts []nats.Option
+	if url == "" {
+		srv, err := natsserver.Start(natsserver.Config{Listen: cfg.NATSListen, StoreDir: cfg.DataDir,
+			SyncAlways: cfg.SyncAlways, Name: "jetexport"})
+		if err != nil {
+			return nil, err
+		}
+		s.srv = srv
+		url = srv.ClientURL()
+		if cfg.NATSListen == "" {
+			opts = append(opts, nats.InProcessServer(srv.InProcess()))
+		}
+	}
+	s.NATSURL = url
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, js, err := broker.Connect(cctx, url, "jetexport", opts...)
+	if err != nil {
+		s.shutdownServer()
+		return nil, err
+	}
+	s.nc = nc
+	if s.Assets, err = broker.Setup(cctx, js, cfg.Broker); err != nil {
+		s.close()
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	s.cancel = stop
+	if err := s.startServices(runCtx, cfg); err != nil {
+		stop()
+		s.wg.Wait()
+		s.close()
+		return nil, err
+	}
+	if cfg.Demo {
+		if err := s.demo(cctx, cfg.Out); err != nil {
+			stop()
+			s.wg.Wait()
+			s.close()
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *System) startServices(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	if cfg.Services.Projector {
+		p, err := projector.New(projector.Config{}, projector.Deps{JS: s.Assets.JS, KV: s.Assets.Jobs,
+			Log: log.With().Str("service", "projector").Logger()})
+		if err != nil {
+			return err
+		}
+		s.run(ctx, "projector", p.Run)
+	}
+	if cfg.Services.Exporter {
+		x, err := exporter.New(cfg.Exporter, exporter.Deps{Assets: s.Assets,
+			Log: log.With().Str("service", "exporter").Logger()})
+		if err != nil {
+			return err
+		}
+		s.run(ctx, "exporter", x.Run)
+	}
+	if cfg.Services.Gateway {
+		ln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("gateway listen %s: %w", cfg.HTTP, err)
+		}
+		s.HTTPURL = "http://" + ln.Addr().String()
+		gcfg := cfg.Gateway
+		if gcfg.PublicURL == "" {
+			gcfg.PublicURL = s.HTTPURL
+		}
+		g, err := gateway.New(gcfg, gateway.Deps{Assets: s.Assets,
+			Records: fhirstore.New(s.Assets.FHIR, s.Assets.JS, time.Now),
+			Log:     log.With().Str("service", "gateway").Logger(), Now: time.Now})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.run(ctx, "gateway", func(ctx context.Context) error { return g.Serve(ctx, ln) })
+	}
+	return nil
+}
+
+// run runs one service; the first to fail stops the whole system.
+func (s *System) run(ctx context.Context, name string, fn func(context.Context) error) {
+	s.wg.Go(func() {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = fmt.Errorf("%s: %w", name, err)
+			}
+			s.mu.Unlock()
+			s.cancel()
+		}
+	})
+}
+
+// Wait blocks until every service has stopped, then releases the
+// connection and the embedded server, and returns the first failure.
+func (s *System) Wait() error {
+	s.wg.Wait()
+	s.close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stop stops every service and waits for them.
+func (s *System) Stop() error {
+	s.cancel()
+	return s.Wait()
+}
+
+func (s *System) close() {
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		s.nc = nil
+	}
+	s.shutdownServer()
+}
+
+func (s *System) shutdownServer() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv = nil
+	}
+}
