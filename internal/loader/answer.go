@@ -26,7 +26,11 @@ type responseBundle struct {
 func (r *run) bundleAnswer(req request, body []byte) {
 	var rb responseBundle
 	if err := json.Unmarshal(body, &rb); err != nil || rb.ResourceType != "Bundle" {
-		r.failed(req, len(req.entries), "the gateway answered 2xx but not with a response Bundle")
+		what := fmt.Sprintf("%d bytes", len(body))
+		if len(body) == 0 {
+			what = "an empty body"
+		}
+		r.failed(req, len(req.entries), fmt.Sprintf("the gateway answered 2xx with %s, not a batch- or transaction-response Bundle", what))
 		return
 	}
 	if len(rb.Entry) != len(req.entries) {

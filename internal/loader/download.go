@@ -175,6 +175,10 @@ func (l *Loader) fetch(ctx context.Context, d download, dir string, report func(
 		tmp.Close()
 		return Downloaded{}, err
 	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		tmp.Close()
+		return Downloaded{}, err
+	}
 	if err := tmp.Close(); err != nil {
 		return Downloaded{}, err
 	}
