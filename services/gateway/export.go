@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/jetexport/jetexport/events"
+	"github.com/jetexport/jetexport/internal/apikeys"
+	"github.com/jetexport/jetexport/internal/broker"
+)
+
+// startedView is the data of a 202 answer to POST /v1/bulk/export.
+type startedView struct {
+	JobID   string        `json:"jobId"`
+	Status  events.Status `json:"status"`
+	Message string        `json:"message"`
+}
+
+// startExport handles POST /v1/bulk/export: validate, publish
+// ExportRequested, and hand out the job id only once the log holds it.
+func (g *Gateway) startExport(c *fiber.Ctx) error {
+	if err := requireContentType(c.Get(fiber.HeaderContentType), contentJSON); err != nil {
+		return err
+	}
+	if len(c.Body()) > g.cfg.ExportBodyLimit {
+		return fail(kindTooLarge, "the request body is %d bytes; the limit is %d", len(c.Body()), g.cfg.ExportBodyLimit)
+	}
+	p, err := decodeExportRequest(c.Body())
+	if err != nil {
+		return err
+	}
+	jobID := newJobID()
+	ev := toExportRequested(jobID, keyOf(c), p, g.baseURL(c)+c.OriginalURL(), g.now())
+	ctx, cancel := context.WithTimeout(c.UserContext(), g.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(jobID, events.KindRequested, "")); err != nil {
+		return unavailable("the event log", err).withCode("publish_failed")
+	}
+	g.log.Info().Str("request_id", g.requestID(c)).Str("tenant", string(ev.Tenant)).
+		Str("job_id", jobID).Strs("resource_types", p.ResourceTypes).Msg("export requested")
+	return g.respond(c, fiber.StatusAccepted, startedView{JobID: jobID, Status: events.StatusPending,
+		Message: "Export job started"})
+}
+
+// toExportRequested builds the event that creates the job.
+func toExportRequested(jobID string, key apikeys.Key, p exportParams, requestURL string, now time.Time) events.Event {
+	return events.New(ulid.Make().String(), now, key.Tenant, jobID, &events.ExportRequested{
+		ResourceTypes: p.ResourceTypes,
+		Since:         p.Since,
+		Level:         events.LevelSystem,
+		Door:          "rest",
+		RequestURL:    requestURL,
+		Requester:     key.ID,
+		WebhookURL:    p.WebhookURL,
+	})
+}
+
+// newJobID mints "job_" and a ULID: unique, and sortable by creation.
+func newJobID() string { return "job_" + ulid.Make().String() }
+
+// baseURL is the scheme and host links start with: the configured public
+// URL, or else the one the client reached this gateway at.
+func (g *Gateway) baseURL(c *fiber.Ctx) string {
+	if g.cfg.PublicURL != "" {
+		return g.cfg.PublicURL
+	}
+	return c.BaseURL()
+}
