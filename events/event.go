@@ -25,6 +25,8 @@ const (
 	KindCancelled Kind = "cancelled"
 	KindExpired   Kind = "expired"
 	KindWebhook   Kind = "webhook"
+	KindTask      Kind = "task"
+	KindTaskDone  Kind = "taskdone"
 )
 
 // Type returns the event type name written in the envelope, such as "ExportStarted".
@@ -40,21 +42,24 @@ var typeNames = map[Kind]string{
 	KindCancelled: "ExportCancelled",
 	KindExpired:   "ExportExpired",
 	KindWebhook:   "WebhookAttempted",
+	KindTask:      "ExportTaskQueued",
+	KindTaskDone:  "ExportTaskFinished",
 }
 
 // Kinds lists every event kind, in the order of a job's life.
 func Kinds() []Kind {
-	return []Kind{KindRequested, KindStarted, KindChunk, KindCompleted, KindFailed,
-		KindCancel, KindCancelled, KindExpired, KindWebhook}
+	return []Kind{KindRequested, KindStarted, KindTask, KindChunk, KindTaskDone, KindCompleted,
+		KindFailed, KindCancel, KindCancelled, KindExpired, KindWebhook}
 }
 
 // ErrInvalid is returned by [Decode] for a message that is not a valid event.
 var ErrInvalid = errors.New("invalid event")
 
 // Event is one entry of the log: the envelope and its typed payload, which is
-// one of the pointer types [ExportRequested], [ExportStarted], [ChunkWritten],
-// [ExportCompleted], [ExportFailed], [ExportCancelRequested], [ExportCancelled],
-// [ExportExpired] or [WebhookAttempted].
+// one of the pointer types [ExportRequested], [ExportStarted],
+// [ExportTaskQueued], [ChunkWritten], [ExportTaskFinished], [ExportCompleted],
+// [ExportFailed], [ExportCancelRequested], [ExportCancelled], [ExportExpired]
+// or [WebhookAttempted].
 //
 // Seq is the stream sequence the event was stored at; it is not part of the
 // JSON and is set by whoever reads the event from the stream.
@@ -171,6 +176,10 @@ func newPayload(typ string) Payload {
 		return &ExportExpired{}
 	case "WebhookAttempted":
 		return &WebhookAttempted{}
+	case "ExportTaskQueued":
+		return &ExportTaskQueued{}
+	case "ExportTaskFinished":
+		return &ExportTaskFinished{}
 	}
 	return nil
 }

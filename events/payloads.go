@@ -48,6 +48,26 @@ type ExportStarted struct {
 	Totals map[string]int64 `json:"totals,omitempty"`
 }
 
+// ExportTaskQueued is one unit of an export's work: the records of one
+// resource type. The worker that plans a job queues one per type, and any
+// exporter replica takes it, so the types of one export run in parallel.
+type ExportTaskQueued struct {
+	ResourceType string `json:"resourceType"`
+	// Index and Of place the task among the job's tasks (1-based).
+	Index int `json:"index"`
+	Of    int `json:"of"`
+}
+
+// ExportTaskFinished says every part of one resource type is stored; the
+// job completes when each of its types has one.
+type ExportTaskFinished struct {
+	ResourceType string `json:"resourceType"`
+	Parts        int    `json:"parts"`
+	Resources    int64  `json:"resources"`
+	Bytes        int64  `json:"bytes"`
+	WorkerID     string `json:"workerId"`
+}
+
 // ChunkWritten says one NDJSON part is stored in the object store under Object.
 type ChunkWritten struct {
 	ResourceType string `json:"resourceType"`
@@ -149,3 +169,9 @@ func (*ExportExpired) Kind() Kind { return KindExpired }
 
 // Kind implements [Payload].
 func (*WebhookAttempted) Kind() Kind { return KindWebhook }
+
+// Kind implements [Payload].
+func (*ExportTaskQueued) Kind() Kind { return KindTask }
+
+// Kind implements [Payload].
+func (*ExportTaskFinished) Kind() Kind { return KindTaskDone }

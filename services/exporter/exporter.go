@@ -47,44 +47,56 @@ func New(cfg Config, deps Deps) (*Exporter, error) {
 		log: deps.Log.With().Str("worker_id", cfg.WorkerID).Logger(), now: deps.Now}, nil
 }
 
-// Run takes jobs until ctx is done. A job interrupted by ctx is handed back
-// to the consumer at once so another worker can resume it.
+// Run takes work until ctx is done. Work interrupted by ctx is handed back
+// to its consumer at once so another worker can resume it.
+//
+// Three durable consumers, each shared by every replica: "exporter" plans a
+// requested job (its snapshot and one task per resource type);
+// "exporter-tasks" runs the tasks, Concurrency at a time per process, so the
+// types of one export run on several workers at once; "exporter-cancel"
+// removes the files of cancelled jobs no worker is running.
 func (x *Exporter) Run(ctx context.Context) error {
-	jobs, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
-		Durable:       x.cfg.Durable,
-		Description:   "export workers: one ExportRequested at a time per worker",
-		FilterSubject: events.KindSubjects(events.KindRequested),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       x.cfg.AckWait,
-		// Attempts are counted by the worker (NumDelivered), which fails the
-		// job itself: the server giving up silently would leave it stuck.
-		MaxDeliver:    -1,
-		MaxAckPending: 10_000,
-	})
-	if err != nil {
-		return fmt.Errorf("exporter consumer: %w", err)
+	consumer := func(name, desc string, kind events.Kind, ackWait time.Duration) (jetstream.Consumer, error) {
+		c, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
+			Durable:       name,
+			Description:   desc,
+			FilterSubject: events.KindSubjects(kind),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ackWait,
+			// Attempts are counted by the worker (NumDelivered), which fails
+			// the job itself: the server giving up silently would leave it
+			// stuck.
+			MaxDeliver:    -1,
+			MaxAckPending: 10_000,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s: %w", name, err)
+		}
+		return c, nil
 	}
-	cancels, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
-		Durable:       x.cfg.Durable + "-cancel",
-		Description:   "removes the files of cancelled jobs no worker is running",
-		FilterSubject: events.KindSubjects(events.KindCancel),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       x.cfg.AckWait,
-		MaxDeliver:    -1,
-	})
+	plans, err := consumer(x.cfg.Durable, "plans requested exports: snapshot and one task per type", events.KindRequested, x.cfg.AckWait)
 	if err != nil {
-		return fmt.Errorf("cancel consumer: %w", err)
+		return err
+	}
+	tasks, err := consumer(x.cfg.Durable+"-tasks", "export tasks: one resource type of one job each", events.KindTask, x.cfg.AckWait)
+	if err != nil {
+		return err
+	}
+	cancels, err := consumer(x.cfg.Durable+"-cancel", "removes the files of cancelled jobs no worker is running", events.KindCancel, x.cfg.AckWait)
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { x.loop(ctx, plans, x.handlePlan) })
 	for range x.cfg.Concurrency {
-		wg.Go(func() { x.loop(ctx, jobs, x.handleJob) })
+		wg.Go(func() { x.loop(ctx, tasks, x.handleTask) })
 	}
 	wg.Go(func() { x.loop(ctx, cancels, x.handleCancel) })
 	wg.Wait()
 	return nil
 }
 
-// loop fetches one message at a time: a prefetched job would age in the
+// loop fetches one message at a time: a prefetched task would age in the
 // client with its ack timer running and could be delivered twice.
 func (x *Exporter) loop(ctx context.Context, c jetstream.Consumer, handle func(context.Context, jetstream.Msg)) {
 	for ctx.Err() == nil {
@@ -93,7 +105,7 @@ func (x *Exporter) loop(ctx context.Context, c jetstream.Consumer, handle func(c
 		if err != nil {
 			cancel()
 			if ctx.Err() == nil {
-				x.log.Warn().Err(err).Msg("fetch job")
+				x.log.Warn().Err(err).Msg("fetch")
 				wait(ctx, time.Second)
 			}
 			continue
@@ -105,30 +117,72 @@ func (x *Exporter) loop(ctx context.Context, c jetstream.Consumer, handle func(c
 	}
 }
 
-// handleJob decides the acknowledgement of one job message, in one place:
-// done, failed for good, or cancelled -> Ack; bad event -> Term; transient
-// failure -> NakWithDelay; shutdown -> Nak so another worker resumes it.
-func (x *Exporter) handleJob(ctx context.Context, msg jetstream.Msg) {
+// handlePlan fixes a requested job's snapshot and queues its tasks. Every
+// step is idempotent (de-duplicated by Nats-Msg-Id, and only the tasks the
+// log lacks are queued), so a redelivered plan changes nothing.
+func (x *Exporter) handlePlan(ctx context.Context, msg jetstream.Msg) {
 	ev, err := broker.DecodeMsg(msg)
 	if err != nil {
 		x.log.Error().Err(err).Str("subject", msg.Subject()).Msg("terminating unreadable job event")
 		_ = msg.Term()
 		return
 	}
+	x.settle(ctx, msg, ev, func(ctx context.Context, st *jobState, log zerolog.Logger) error {
+		return x.plan(ctx, ev, st, log)
+	})
+}
+
+// handleTask exports one resource type of one job.
+func (x *Exporter) handleTask(ctx context.Context, msg jetstream.Msg) {
+	ev, err := broker.DecodeMsg(msg)
+	task, ok := ev.Data.(*events.ExportTaskQueued)
+	if err != nil || !ok {
+		x.log.Error().Err(err).Str("subject", msg.Subject()).Msg("terminating unreadable task event")
+		_ = msg.Term()
+		return
+	}
+	x.settle(ctx, msg, ev, func(ctx context.Context, st *jobState, log zerolog.Logger) error {
+		return x.runTask(ctx, ev, task.ResourceType, st, log.With().Str("resource_type", task.ResourceType).Logger())
+	})
+}
+
+// settle runs one unit of work and decides its acknowledgement, in one
+// place: done, failed for good, or cancelled -> Ack; transient failure ->
+// NakWithDelay; shutdown -> Nak so another worker resumes it at once.
+func (x *Exporter) settle(ctx context.Context, msg jetstream.Msg, ev events.Event,
+	work func(context.Context, *jobState, zerolog.Logger) error) {
 	md, _ := msg.Metadata()
 	attempt := int(md.NumDelivered)
 	log := x.log.With().Str("tenant", string(ev.Tenant)).Str("job_id", ev.JobID).Int("attempt", attempt).Logger()
-	if attempt > x.cfg.MaxAttempts {
+	st, err := x.jobState(ctx, ev.Tenant, ev.JobID)
+	switch {
+	case err != nil:
+	case st.terminal():
+		_ = msg.Ack()
+		return
+	case st.cancel != nil:
+		err = errCancelled
+	case attempt > x.cfg.MaxAttempts:
 		x.fail(ctx, ev, "too_many_attempts", fmt.Sprintf("the export did not finish in %d attempts; its workers stopped without reporting an error (see the exporter logs)", x.cfg.MaxAttempts), attempt-1)
 		_ = msg.Ack()
 		return
+	default:
+		wctx, stopWatch, werr := x.watchEnd(ctx, ev.Tenant, ev.JobID)
+		if werr != nil {
+			err = werr
+			break
+		}
+		stopBeat := x.heartbeat(msg)
+		err = work(wctx, st, log)
+		stopBeat()
+		if cause := context.Cause(wctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		stopWatch()
 	}
-	stop := x.heartbeat(msg)
-	err = x.export(ctx, ev, attempt, log)
-	stop()
 	var perm *permanentError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errJobEnded):
 		_ = msg.Ack()
 	case errors.Is(err, errCancelled):
 		if cerr := x.cleanupCancelled(ctx, ev.Tenant, ev.JobID); cerr != nil {
@@ -141,12 +195,9 @@ func (x *Exporter) handleJob(ctx context.Context, msg jetstream.Msg) {
 	case ctx.Err() != nil:
 		_ = msg.Nak()
 	case errors.As(err, &perm) || attempt >= x.cfg.MaxAttempts:
-		code := "export_failed"
-		if perm != nil {
-			code = perm.code
-		}
-		log.Error().Err(err).Msg("export failed")
-		x.fail(ctx, ev, code, err.Error(), attempt)
+		code, message := describe(err)
+		log.Error().Err(err).Str("code", code).Msg("export failed")
+		x.fail(ctx, ev, code, message, attempt)
 		_ = msg.Ack()
 	default:
 		delay := min(x.cfg.RetryDelay<<(attempt-1), time.Minute)

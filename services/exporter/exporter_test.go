@@ -217,17 +217,17 @@ func TestResumeAfterInterruptedAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chunks, starts := map[int]int{}, 0
+	chunks, finishedBy := map[int]int{}, ""
 	for _, ev := range evs {
 		switch p := ev.Data.(type) {
 		case *events.ChunkWritten:
 			chunks[p.Part]++
-		case *events.ExportStarted:
-			starts++
+		case *events.ExportTaskFinished:
+			finishedBy = p.WorkerID
 		}
 	}
-	if starts < 2 {
-		t.Errorf("%d ExportStarted events: the job was not resumed by a second attempt", starts)
+	if finishedBy != "second" {
+		t.Errorf("task finished by %q: the second worker did not resume it", finishedBy)
 	}
 	for part, n := range chunks {
 		if n != 1 {
@@ -307,4 +307,27 @@ func dump(tb testing.TB, kv jetstream.KeyValue) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func TestStoreRefusingWritesFailsTheJob(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	putRecords(t, a, tenant, "Observation", 0, 200)
+	ctx := context.Background()
+	// An object store that refuses every part: its stream allows 1 KiB.
+	s, err := a.JS.Stream(ctx, "OBJ_"+events.ObjectStoreExports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxBytes = 1024
+	if _, err := a.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	system(t, a, exporter.Config{MaxAttempts: 3, RetryDelay: 50 * time.Millisecond})
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Observation"}})
+	j := waitStatus(t, a, id, events.StatusFailed)
+	if j.Error == nil || j.Error.Attempts != 3 || j.Error.Code != "storage_full" {
+		t.Fatalf("failed job error %+v, want storage_full after 3 attempts", j.Error)
+	}
+	t.Logf("failure reported to the user: %s: %s", j.Error.Code, j.Error.Message)
 }

@@ -21,6 +21,9 @@ import (
 // errCancelled ends an export whose job was cancelled.
 var errCancelled = errors.New("export cancelled")
 
+// errJobEnded stops a task whose job another task ended (it failed).
+var errJobEnded = errors.New("job ended by another task")
+
 // permanentError is a failure no retry can mend; the job fails at once.
 type permanentError struct {
 	code string
@@ -34,6 +37,8 @@ func (e *permanentError) Unwrap() error { return e.err }
 type jobState struct {
 	req       *events.ExportRequested
 	started   *events.ExportStarted // of the first attempt: its snapshot holds for all
+	queued    map[string]bool       // types whose task is queued
+	finished  map[string]bool       // types whose every part is stored
 	chunks    map[string][]events.ChunkWritten
 	completed bool
 	failed    bool
@@ -76,7 +81,7 @@ func (x *Exporter) jobState(ctx context.Context, t events.Tenant, jobID string) 
 	if err != nil {
 		return nil, err
 	}
-	st := &jobState{chunks: map[string][]events.ChunkWritten{}}
+	st := &jobState{chunks: map[string][]events.ChunkWritten{}, queued: map[string]bool{}, finished: map[string]bool{}}
 	for _, ev := range evs {
 		switch p := ev.Data.(type) {
 		case *events.ExportRequested:
@@ -85,6 +90,10 @@ func (x *Exporter) jobState(ctx context.Context, t events.Tenant, jobID string) 
 			if st.started == nil {
 				st.started = p
 			}
+		case *events.ExportTaskQueued:
+			st.queued[p.ResourceType] = true
+		case *events.ExportTaskFinished:
+			st.finished[p.ResourceType] = true
 		case *events.ChunkWritten:
 			st.record(*p)
 		case *events.ExportCompleted:
@@ -102,34 +111,19 @@ func (x *Exporter) jobState(ctx context.Context, t events.Tenant, jobID string) 
 	return st, nil
 }
 
-// export runs (or resumes) one job to its end.
-func (x *Exporter) export(ctx context.Context, req events.Event, attempt int, log zerolog.Logger) error {
-	st, err := x.jobState(ctx, req.Tenant, req.JobID)
-	if err != nil {
-		return err
-	}
+// plan fixes the job's snapshot (once: every attempt and task reads as of
+// it) and queues a task for each type the log does not have one for.
+func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log zerolog.Logger) error {
 	if st.req == nil {
 		st.req = req.Data.(*events.ExportRequested)
 	}
-	if st.terminal() {
-		return nil
-	}
-	if st.cancel != nil {
-		return errCancelled
-	}
-	ctx, stop, err := x.watchCancel(ctx, req.Tenant, req.JobID)
-	if err != nil {
-		return err
-	}
-	defer stop()
-
-	started := st.started
-	if started == nil {
+	if st.started == nil {
 		bound, err := fhirstore.SnapshotSeq(ctx, x.js)
 		if err != nil {
 			return err
 		}
-		started = &events.ExportStarted{TransactionTime: x.now().UTC(), SnapshotSeq: bound, Totals: map[string]int64{}}
+		started := &events.ExportStarted{WorkerID: x.cfg.WorkerID, Attempt: 1,
+			TransactionTime: x.now().UTC(), SnapshotSeq: bound, Totals: map[string]int64{}}
 		for _, typ := range st.req.ResourceTypes {
 			n, err := fhirstore.CountKeys(ctx, x.js, req.Tenant, typ)
 			if err != nil {
@@ -137,23 +131,65 @@ func (x *Exporter) export(ctx context.Context, req events.Event, attempt int, lo
 			}
 			started.Totals[typ] = n
 		}
+		if err := x.publish(ctx, req.Tenant, req.JobID, started, ""); err != nil {
+			return err
+		}
+		log.Info().Uint64("snapshot_seq", bound).Int("tasks", len(st.req.ResourceTypes)).Msg("export started")
 	}
-	ev := *started
-	ev.WorkerID, ev.Attempt = x.cfg.WorkerID, attempt
-	if err := x.publish(ctx, req, &ev, strconv.Itoa(attempt)); err != nil {
-		return err
-	}
-	log.Info().Uint64("snapshot_seq", ev.SnapshotSeq).Msg("export started")
-
-	for _, typ := range st.req.ResourceTypes {
-		if err := x.exportType(ctx, req, st, typ, started); err != nil {
-			if errors.Is(context.Cause(ctx), errCancelled) {
-				return errCancelled
-			}
-			return fmt.Errorf("export %s: %w", typ, err)
+	types := st.req.ResourceTypes
+	for i, typ := range types {
+		if st.queued[typ] {
+			continue
+		}
+		t := &events.ExportTaskQueued{ResourceType: typ, Index: i + 1, Of: len(types)}
+		if err := x.publish(ctx, req.Tenant, req.JobID, t, typ); err != nil {
+			return err
 		}
 	}
-	done := &events.ExportCompleted{TransactionTime: started.TransactionTime}
+	return nil
+}
+
+// runTask exports one type, records it finished, and completes the job if
+// it was the last.
+func (x *Exporter) runTask(ctx context.Context, ev events.Event, typ string, st *jobState, log zerolog.Logger) error {
+	if st.started == nil {
+		return errors.New("task before the job's snapshot was recorded")
+	}
+	if !st.finished[typ] {
+		if err := x.exportType(ctx, ev.Tenant, ev.JobID, st, typ); err != nil {
+			return fmt.Errorf("export %s: %w", typ, err)
+		}
+		done := &events.ExportTaskFinished{ResourceType: typ, WorkerID: x.cfg.WorkerID}
+		for _, c := range st.chunks[typ] {
+			done.Parts++
+			done.Resources += c.Resources
+			done.Bytes += c.Bytes
+		}
+		if err := x.publish(ctx, ev.Tenant, ev.JobID, done, typ); err != nil {
+			return err
+		}
+		log.Debug().Int("parts", done.Parts).Int64("resources", done.Resources).Msg("task finished")
+	}
+	return x.maybeComplete(ctx, ev.Tenant, ev.JobID, log)
+}
+
+// maybeComplete publishes the manifest once every type is finished. Every
+// task checks after recording its own end, so the last one to finish sees
+// all the others; two seeing it at once publish one event (same Msg-Id).
+func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID string, log zerolog.Logger) error {
+	st, err := x.jobState(ctx, t, jobID)
+	if err != nil {
+		return err
+	}
+	if st.terminal() || st.req == nil || st.started == nil {
+		return nil
+	}
+	for _, typ := range st.req.ResourceTypes {
+		if !st.finished[typ] {
+			return nil
+		}
+	}
+	done := &events.ExportCompleted{TransactionTime: st.started.TransactionTime}
 	for _, typ := range st.req.ResourceTypes {
 		for _, c := range st.chunks[typ] {
 			done.Files = append(done.Files, events.File{ResourceType: typ, Part: c.Part, Object: c.Object,
@@ -162,7 +198,7 @@ func (x *Exporter) export(ctx context.Context, req events.Event, attempt int, lo
 			done.Bytes += c.Bytes
 		}
 	}
-	if err := x.publish(ctx, req, done, ""); err != nil {
+	if err := x.publish(ctx, t, jobID, done, ""); err != nil {
 		return err
 	}
 	log.Info().Int64("resources", done.Resources).Int64("bytes", done.Bytes).Int("files", len(done.Files)).Msg("export completed")
@@ -171,14 +207,14 @@ func (x *Exporter) export(ctx context.Context, req events.Event, attempt int, lo
 
 // exportType writes the parts of one resource type, after those an earlier
 // attempt stored. Each part is recorded before the next is written.
-func (x *Exporter) exportType(ctx context.Context, req events.Event, st *jobState, typ string, started *events.ExportStarted) error {
+func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string, st *jobState, typ string) error {
 	lastPart, cursor, done := st.resume(typ)
 	if done {
 		return nil
 	}
 	r := st.req
-	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: req.Tenant, Type: typ,
-		UpTo: started.SnapshotSeq, After: cursor, Since: r.Since, Until: r.Until})
+	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: t, Type: typ,
+		UpTo: st.started.SnapshotSeq, After: cursor, Since: r.Since, Until: r.Until})
 	if err != nil {
 		return err
 	}
@@ -193,7 +229,7 @@ func (x *Exporter) exportType(ctx context.Context, req events.Event, st *jobStat
 			return nil
 		}
 		part := split.Next(ctx)
-		name := events.ObjectName(req.Tenant, req.JobID, typ, n)
+		name := events.ObjectName(t, jobID, typ, n)
 		info, err := x.a.Exports.Put(ctx, jetstream.ObjectMeta{Name: name,
 			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}}}, part)
 		if err != nil {
@@ -206,7 +242,7 @@ func (x *Exporter) exportType(ctx context.Context, req events.Event, st *jobStat
 		c := events.ChunkWritten{ResourceType: typ, Part: n, Object: name, Resources: int64(part.Lines()),
 			Bytes: part.Bytes(), SHA256: digestHex(info.Digest), Cursor: part.Cursor(),
 			Scanned: scan.Scanned(), Last: !last}
-		if err := x.publish(ctx, req, &c, typ+"."+strconv.Itoa(n)); err != nil {
+		if err := x.publish(ctx, t, jobID, &c, typ+"."+strconv.Itoa(n)); err != nil {
 			return err
 		}
 		st.record(c)
@@ -221,28 +257,39 @@ func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
 	return ndjson.Line{Data: r.Data, Cursor: r.Seq}, err
 }
 
-func (x *Exporter) publish(ctx context.Context, req events.Event, p events.Payload, part string) error {
-	id := events.MsgID(req.JobID, p.Kind(), part)
-	_, err := broker.Publish(ctx, x.js, events.New(id, x.now(), req.Tenant, req.JobID, p), id)
+func (x *Exporter) publish(ctx context.Context, t events.Tenant, jobID string, p events.Payload, part string) error {
+	id := events.MsgID(jobID, p.Kind(), part)
+	_, err := broker.Publish(ctx, x.js, events.New(id, x.now(), t, jobID, p), id)
 	return err
 }
 
-// watchCancel returns a context that ends, with cause errCancelled, as soon
-// as a cancel request for the job is published.
-func (x *Exporter) watchCancel(ctx context.Context, t events.Tenant, jobID string) (context.Context, func(), error) {
+// watchEnd returns a context that ends as soon as the job is cancelled
+// (cause errCancelled) or fails in another task (cause errJobEnded).
+func (x *Exporter) watchEnd(ctx context.Context, t events.Tenant, jobID string) (context.Context, func(), error) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	sub, err := x.js.Conn().Subscribe(events.Subject(t, jobID, events.KindCancel), func(*nats.Msg) {
-		cancel(errCancelled)
-	})
-	if err != nil {
+	nc := x.js.Conn()
+	var subs []*nats.Subscription
+	stop := func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
 		cancel(nil)
-		return nil, nil, fmt.Errorf("watch cancel: %w", err)
 	}
-	// A cancel published between reading the log and subscribing.
+	for kind, cause := range map[events.Kind]error{events.KindCancel: errCancelled, events.KindFailed: errJobEnded} {
+		sub, err := nc.Subscribe(events.Subject(t, jobID, kind), func(*nats.Msg) { cancel(cause) })
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("watch job: %w", err)
+		}
+		subs = append(subs, sub)
+	}
+	// An end published between reading the log and subscribing.
 	if _, err := broker.LastEvent(ctx, x.a.Stream, t, jobID, events.KindCancel); err == nil {
 		cancel(errCancelled)
+	} else if _, err := broker.LastEvent(ctx, x.a.Stream, t, jobID, events.KindFailed); err == nil {
+		cancel(errJobEnded)
 	}
-	return ctx, func() { _ = sub.Unsubscribe(); cancel(nil) }, nil
+	return ctx, stop, nil
 }
 
 // cleanupCancelled removes a cancelled job's stored parts and records it.
