@@ -157,6 +157,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 
 func (s *System) startServices(ctx context.Context, cfg Config) error {
 	log := cfg.Log
+	// The system lives until ctx ends, even with no service (a NATS-only
+	// process).
+	s.wg.Go(func() { <-ctx.Done() })
 	if cfg.Services.Projector {
 		p, err := projector.New(projector.Config{}, projector.Deps{JS: s.Assets.JS, KV: s.Assets.Jobs,
 			Log: log.With().Str("service", "projector").Logger()})
