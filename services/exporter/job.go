@@ -134,17 +134,32 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 		if err := x.publish(ctx, req.Tenant, req.JobID, started, ""); err != nil {
 			return err
 		}
+		st.started = started
 		log.Info().Uint64("snapshot_seq", bound).Int("tasks", len(st.req.ResourceTypes)).Msg("export started")
 	}
 	types := st.req.ResourceTypes
+	empty := 0
 	for i, typ := range types {
-		if st.queued[typ] {
+		if st.queued[typ] || st.finished[typ] {
+			continue
+		}
+		// The count ran after the snapshot was fixed, so a type with no key
+		// then has none in the snapshot: it is finished without a task.
+		if n, ok := st.started.Totals[typ]; ok && n == 0 {
+			empty++
+			done := &events.ExportTaskFinished{ResourceType: typ, WorkerID: x.cfg.WorkerID}
+			if err := x.publish(ctx, req.Tenant, req.JobID, done, typ); err != nil {
+				return err
+			}
 			continue
 		}
 		t := &events.ExportTaskQueued{ResourceType: typ, Index: i + 1, Of: len(types)}
 		if err := x.publish(ctx, req.Tenant, req.JobID, t, typ); err != nil {
 			return err
 		}
+	}
+	if empty > 0 {
+		return x.maybeComplete(ctx, req.Tenant, req.JobID, log)
 	}
 	return nil
 }
