@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,12 +91,14 @@ func ParseBundle(body []byte) (Bundle, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Bundle{}, fmt.Errorf("%w: the body is empty; send a Bundle of type batch or transaction", ErrNotJSON)
 	}
-	if !json.Valid(body) {
-		_, err := compact(body)
+	// One pass validates and compacts the whole Bundle; the entries'
+	// resources are then compact slices of it, ready to store.
+	body, err := compact(body)
+	if err != nil {
 		return Bundle{}, err
 	}
-	if body[skipWS(body, 0)] != '{' {
-		return Bundle{}, fmt.Errorf("%w: got %s; send a Bundle of type batch or transaction", ErrNotObject, kind(body[skipWS(body, 0):]))
+	if body[0] != '{' {
+		return Bundle{}, fmt.Errorf("%w: got %s; send a Bundle of type batch or transaction", ErrNotObject, kind(body))
 	}
 	var rtype, btype, entries []byte
 	for _, m := range members(body) {
@@ -148,6 +149,7 @@ func parseEntry(i int, raw []byte) Entry {
 	return e
 }
 
+// parse parses one entry, a slice of the compacted Bundle.
 func (e *Entry) parse(raw []byte) error {
 	if raw[0] != '{' {
 		return fmt.Errorf("%w: the entry is %s, want an object", ErrStructure, kind(raw))
@@ -198,11 +200,7 @@ func (e *Entry) parse(raw []byte) error {
 	if resource == nil || resource[0] == 'n' {
 		return fmt.Errorf("%w: resource is missing; a %s needs the resource to store", ErrStructure, e.Method)
 	}
-	raw, err = compact(resource)
-	if err != nil {
-		return err
-	}
-	r, err := parseCompact(raw)
+	r, err := parseCompact(resource)
 	if err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}

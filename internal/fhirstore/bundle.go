@@ -78,7 +78,13 @@ func (s *Store) transaction(ctx context.Context, t events.Tenant, b fhir.Bundle)
 		if err != nil {
 			return nil, err
 		}
-		if len(msgs) > 0 {
+		switch len(msgs) {
+		case 0:
+		case 1:
+			// One message is atomic by itself; an atomic batch would cost
+			// the server a staging store and an fsync.
+			_, err = s.js.PublishMsg(ctx, msgs[0])
+		default:
 			_, err = jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
 		}
 		if err == nil {
@@ -138,16 +144,100 @@ func (s *Store) plan(t events.Tenant, entries []fhir.Entry, states map[string]re
 	return msgs, resps, nil
 }
 
-// batch applies a batch Bundle entry by entry.
+// batch applies a batch Bundle entry by entry. It is pipelined: the
+// revisions of all its records are read with batched gets, then every write
+// is published at once, each expecting the revision read; the few that lose
+// to a concurrent writer are retried one by one. A record that appears more
+// than once is written in a later wave, after the earlier write is stored,
+// so entries apply in Bundle order.
 func (s *Store) batch(ctx context.Context, t events.Tenant, b fhir.Bundle) ([]byte, error) {
 	resps := make([]fhir.EntryResponse, len(b.Entries))
+	var waves [][]int // entry indexes, at most one per record in each
+	occurrences := make(map[string]int, len(b.Entries))
 	for i, e := range b.Entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if e.Err != nil {
+			resps[i] = failed("400 Bad Request", fhir.IssueCode(e.Err), e.Err)
+			continue
 		}
-		resps[i] = s.applyEntry(ctx, t, e)
+		k := events.RecordKey(t, e.Type, e.ID)
+		w := occurrences[k]
+		occurrences[k] = w + 1
+		if w == len(waves) {
+			waves = append(waves, nil)
+		}
+		waves[w] = append(waves[w], i)
+	}
+	for _, wave := range waves {
+		if err := s.applyWave(ctx, t, b.Entries, wave, resps); err != nil {
+			return nil, fmt.Errorf("batch: %w", err)
+		}
 	}
 	return fhir.ResponseBundle(fhir.BundleBatch, resps), nil
+}
+
+// applyWave writes entries of a batch that name distinct records.
+func (s *Store) applyWave(ctx context.Context, t events.Tenant, entries []fhir.Entry, wave []int, resps []fhir.EntryResponse) error {
+	keys := make([]string, len(wave))
+	for n, i := range wave {
+		keys[n] = events.RecordKey(t, entries[i].Type, entries[i].ID)
+	}
+	states, err := s.states(ctx, keys)
+	if err != nil {
+		return err
+	}
+	type inFlight struct {
+		i   int
+		ack jetstream.PubAckFuture
+		res fhir.EntryResponse
+	}
+	flying := make([]inFlight, 0, len(wave))
+	for n, i := range wave {
+		e, st := entries[i], states[keys[n]]
+		var msg *nats.Msg
+		var res fhir.EntryResponse
+		if e.Method == fhir.MethodDelete {
+			res = fhir.EntryResponse{Status: statusNoContent}
+			if !st.live {
+				resps[i] = res
+				continue
+			}
+			msg = s.deleteMsg(keys[n], st.version+1)
+		} else {
+			rec := s.stamp(e.Resource, e.ID, st)
+			if err := s.checkSize(len(rec.Body), e.Key()); err != nil {
+				err = &fhir.EntryError{Index: i, Err: err}
+				resps[i] = failed("413 Payload Too Large", IssueCode(err), err)
+				continue
+			}
+			msg = s.putMsg(keys[n], rec.Body, st.version+1)
+			res = fhir.Written(rec.Created, e.Type, e.ID, rec.VersionID, rec.LastUpdated)
+		}
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(st.rev, 10))
+		ack, err := s.js.PublishMsgAsync(msg)
+		if err != nil {
+			// Too many publishes in flight on this connection: write this
+			// one the slow way.
+			resps[i] = s.applyEntry(ctx, t, e)
+			continue
+		}
+		flying = append(flying, inFlight{i: i, ack: ack, res: res})
+	}
+	for _, f := range flying {
+		select {
+		case <-f.ack.Ok():
+			resps[f.i] = f.res
+		case err := <-f.ack.Err():
+			if isConflict(err) {
+				resps[f.i] = s.applyEntry(ctx, t, entries[f.i])
+				continue
+			}
+			err = &fhir.EntryError{Index: f.i, Err: fmt.Errorf("write %s: %w", entries[f.i].Key(), err)}
+			resps[f.i] = failed("500 Internal Server Error", fhir.IssueException, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // applyEntry applies one entry of a batch and says how it went.
