@@ -118,14 +118,18 @@ func printStats(w io.Writer, st loader.Stats, took time.Duration) {
 		a, b := types[i], types[j]
 		return st.PerType[a] > st.PerType[b] || st.PerType[a] == st.PerType[b] && a < b
 	})
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, t := range types {
-		fmt.Fprintf(tw, "  %s\t%d\t\n", t, st.PerType[t])
+		fmt.Fprintf(tw, "  %s\t%9d\n", t, st.PerType[t])
 	}
 	tw.Flush()
+	from := ""
+	if st.Files > 0 {
+		from = fmt.Sprintf(" from %d files", st.Files)
+	}
 	sec := took.Seconds()
-	fmt.Fprintf(w, "loaded %d resources (%d types) from %d files in %d requests in %.1f s: %.0f resources/s\n",
-		st.Resources, len(types), st.Files, st.Requests, sec, float64(st.Resources)/max(sec, 1e-9))
+	fmt.Fprintf(w, "loaded %d resources (%d types)%s in %d requests in %.1f s: %.0f resources/s\n",
+		st.Resources, len(types), from, st.Requests, sec, float64(st.Resources)/max(sec, 1e-9))
 	if st.Retries > 0 || st.Failed > 0 {
 		fmt.Fprintf(w, "%d retries, %d resources failed\n", st.Retries, st.Failed)
 	}

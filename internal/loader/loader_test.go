@@ -144,7 +144,7 @@ func TestLoadNDJSON(t *testing.T) {
 		n, batch int
 		requests int
 	}{
-		{name: "plain", file: "data.ndjson", n: 1234, batch: 100, requests: 13},
+		{name: "plain", file: "data.ndjson", n: 640, batch: 64, requests: 10},
 		{name: "gzip", file: "data.ndjson.gz", n: 250, batch: 500, requests: 1},
 		{name: "exact batches", file: "data.jsonl", n: 300, batch: 100, requests: 3},
 	}

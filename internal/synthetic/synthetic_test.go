@@ -105,10 +105,9 @@ func TestGolden(t *testing.T) {
 	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
 		t.Fatalf("patient 0 of seed 1 changed (-golden +now):\n%s", diff)
 	}
-	// The first 200 patients as a whole, by digest.
-	const want200 = "see testdata/seed1-200.sha256"
-	sumPath := filepath.Join("testdata", "seed1-200.sha256")
-	got := digest(collect(t, 1, 200))
+	// The first 50 patients as a whole, by digest.
+	sumPath := filepath.Join("testdata", "seed1-50.sha256")
+	got := digest(collect(t, 1, 50))
 	if *update {
 		if err := os.WriteFile(sumPath, []byte(got+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -116,10 +115,10 @@ func TestGolden(t *testing.T) {
 	}
 	sum, err := os.ReadFile(sumPath)
 	if err != nil {
-		t.Fatalf("read %s (%s): %v", sumPath, want200, err)
+		t.Fatalf("read %s (run with -update to create it): %v", sumPath, err)
 	}
 	if string(bytes.TrimSpace(sum)) != got {
-		t.Fatalf("200 patients of seed 1 changed: digest %s, golden %s", got, bytes.TrimSpace(sum))
+		t.Fatalf("50 patients of seed 1 changed: digest %s, golden %s", got, bytes.TrimSpace(sum))
 	}
 }
 
@@ -147,7 +146,7 @@ func references(v any, out []string) []string {
 func TestValid(t *testing.T) {
 	seen := make(map[string]bool)
 	types := make(map[string]int)
-	rs := collect(t, 42, 150)
+	rs := collect(t, 42, 60)
 	for i, r := range rs {
 		var obj map[string]any
 		if err := json.Unmarshal(r.JSON, &obj); err != nil {
@@ -176,16 +175,16 @@ func TestValid(t *testing.T) {
 	for _, typ := range []string{"Patient", "Encounter", "Observation", "Condition", "Procedure",
 		"MedicationRequest", "Immunization", "DiagnosticReport", "AllergyIntolerance"} {
 		if types[typ] == 0 {
-			t.Errorf("no %s in 150 patients", typ)
+			t.Errorf("no %s in 60 patients", typ)
 		}
 	}
-	if types["Patient"] != 150 {
-		t.Errorf("%d Patients, want 150", types["Patient"])
+	if types["Patient"] != 60 {
+		t.Errorf("%d Patients, want 60", types["Patient"])
 	}
 }
 
 func TestSizes(t *testing.T) {
-	rs := collect(t, 3, 400)
+	rs := collect(t, 3, 200)
 	total := 0
 	for _, r := range rs {
 		if len(r.JSON) < 300 || len(r.JSON) > 4096 {
@@ -197,7 +196,7 @@ func TestSizes(t *testing.T) {
 	if mean < 700 || mean > 1400 {
 		t.Errorf("mean resource size %d bytes, want about 1 KiB (700..1400)", mean)
 	}
-	perPatient := len(rs) / 400
+	perPatient := len(rs) / 200
 	if perPatient < 20 || perPatient > 120 {
 		t.Errorf("%d resources per patient, want 20..120", perPatient)
 	}
