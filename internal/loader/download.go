@@ -39,19 +39,16 @@ type download struct {
 // fileName is a safe name taken from a signed URL: Type.n.ndjson.
 var fileName = regexp.MustCompile(`^[A-Za-z]{1,64}(\.[0-9]{1,9})?\.ndjson$`)
 
-// plan lists the files of j under unique, safe names: the URL's own name
-// when it looks like Type.n.ndjson, else Type.<k>.ndjson. A job with no
-// files but a downloadUrl is fetched whole into export.ndjson.
+// downloads lists the files of j under unique, safe names: the URL's own
+// name when it looks like Type.n.ndjson, else Type.<k>.ndjson. A job that
+// lists no files but reports resources and a downloadUrl is fetched whole
+// into export.ndjson; one that exported nothing has nothing to fetch.
 func downloads(j Job) []download {
 	if len(j.Files) == 0 {
-		if j.DownloadURL == "" {
+		if j.DownloadURL == "" || j.Progress.Resources == 0 {
 			return nil
 		}
-		count := int64(-1)
-		if j.Progress.Resources > 0 {
-			count = j.Progress.Resources
-		}
-		return []download{{url: j.DownloadURL, name: "export.ndjson", count: count}}
+		return []download{{url: j.DownloadURL, name: "export.ndjson", count: j.Progress.Resources}}
 	}
 	used := make(map[string]bool)
 	perType := make(map[string]int)
@@ -83,11 +80,11 @@ func downloads(j Job) []download {
 // on the wire). It checks each file's line count against the manifest
 // ([ErrCountMismatch]). onBytes, if not nil, is told the bytes written as
 // they are, from one goroutine at a time. Signed URLs need no key, so none
-// is sent.
+// is sent. A job that exported nothing yields no files and creates no dir.
 func (l *Loader) Download(ctx context.Context, j Job, dir string, onBytes func(n int)) ([]Downloaded, error) {
 	list := downloads(j)
 	if len(list) == 0 {
-		return nil, fmt.Errorf("download job %s: it lists no files and no downloadUrl", j.JobID)
+		return nil, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("download job %s: %w", j.JobID, err)

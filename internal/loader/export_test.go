@@ -143,6 +143,19 @@ func TestExportErrors(t *testing.T) {
 			t.Fatalf("err %v, want the 403 and its message", err)
 		}
 	})
+	t.Run("nothing exported", func(t *testing.T) {
+		g := exportGateway(t)
+		g.job.Files, g.job.Progress = []JobFile{}, JobProgress{}
+		l := newLoader(t, g.URL(), nil)
+		dir := filepath.Join(t.TempDir(), "out")
+		files, err := l.Download(ctx, g.job, dir, nil)
+		if err != nil || len(files) != 0 {
+			t.Fatalf("got %+v, %v; want no files", files, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("created %s for an empty export", dir)
+		}
+	})
 	t.Run("whole export when no files", func(t *testing.T) {
 		g := exportGateway(t)
 		g.files["all"] = strings.Repeat("{\"resourceType\":\"Patient\"}\n", 4)
