@@ -142,13 +142,13 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 // an [*InputError] for field "url", which also matches [ErrBlocked] when the
 // address is refused.
 func (p Policy) CheckURL(ctx context.Context, mode events.Mode, raw string) (*url.URL, error) {
-	u, err := p.checkStatic(mode, raw)
+	u, err := p.ParseURL(mode, raw)
 	if err != nil {
 		return nil, err
 	}
 	host := u.Hostname()
 	if _, err := netip.ParseAddr(host); err == nil {
-		return u, nil // checked by checkStatic
+		return u, nil // checked by ParseURL
 	}
 	var r Resolver = net.DefaultResolver
 	if p.Resolver != nil {
@@ -168,9 +168,10 @@ func (p Policy) CheckURL(ctx context.Context, mode events.Mode, raw string) (*ur
 	return u, nil
 }
 
-// checkStatic is CheckURL without the DNS lookup: the notifier uses it again
-// before each attempt, and leaves the addresses to the dialer.
-func (p Policy) checkStatic(mode events.Mode, raw string) (*url.URL, error) {
+// ParseURL is [Policy.CheckURL] without the DNS lookup: the notifier checks
+// a stored URL again with it before each attempt, and leaves the addresses a
+// name resolves to for the dialer to check.
+func (p Policy) ParseURL(mode events.Mode, raw string) (*url.URL, error) {
 	bad := func(msg string) error { return invalid(Problem{Field: "url", Message: msg}) }
 	if raw == "" {
 		return nil, bad("is required")
