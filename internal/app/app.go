@@ -74,6 +74,13 @@ func (c Config) Validate() error {
 		if err := c.Gateway.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+		ttl := c.Gateway.URLTTL
+		if ttl == 0 {
+			ttl = time.Hour
+		}
+		if c.Broker.Retention != 0 && c.Broker.Retention < ttl {
+			errs = append(errs, fmt.Errorf("--retention %s is shorter than --url-ttl %s: a download URL would outlive its files", c.Broker.Retention, ttl))
+		}
 	}
 	if c.Services.Exporter {
 		if err := c.Exporter.Validate(); err != nil {

@@ -17,7 +17,8 @@ import (
 type Config struct {
 	// Replicas of every stream and bucket: 1 on a single server, 3 in a cluster.
 	Replicas int
-	// Retention is how long export files are kept (default 24h).
+	// Retention is how long export files are kept (default 24h). It should
+	// be at least the lifetime of a download URL (the app checks that).
 	Retention time.Duration
 	// EventMaxAge is how long the BULK log keeps events (default 30 days).
 	// It must be longer than Retention so every live job can be rebuilt.
@@ -59,9 +60,7 @@ func (c Config) Validate() error {
 	if c.Retention < 0 {
 		errs = append(errs, errors.New("retention must not be negative"))
 	}
-	if c.Retention != 0 && c.Retention < time.Hour {
-		errs = append(errs, fmt.Errorf("retention %s: want at least 1h, the lifetime of a download URL", c.Retention))
-	}
+
 	if c.FHIRHistory > 64 {
 		errs = append(errs, fmt.Errorf("fhir history %d: the server allows at most 64", c.FHIRHistory))
 	}

@@ -29,6 +29,13 @@ type Config struct {
 	RetryDelay time.Duration
 	// Durable names the shared consumer (default "exporter").
 	Durable string
+	// StuckAfter is how long a task may read nothing before its worker
+	// gives it up as stuck and hands it back for another attempt (default
+	// 5 minutes).
+	StuckAfter time.Duration
+	// RetentionCheck is how often the exporter looks for jobs whose files
+	// have passed the retention (default 1 minute).
+	RetentionCheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +64,12 @@ func (c Config) withDefaults() Config {
 	if c.Durable == "" {
 		c.Durable = "exporter"
 	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = 5 * time.Minute
+	}
+	if c.RetentionCheck == 0 {
+		c.RetentionCheck = time.Minute
+	}
 	return c
 }
 
@@ -74,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait != 0 && c.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack wait %s: want at least 1s", c.AckWait))
+	}
+	if c.StuckAfter < 0 || c.RetentionCheck < 0 {
+		errs = append(errs, errors.New("stuck-after and retention check must not be negative"))
 	}
 	if c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max attempts must not be negative"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -92,6 +93,7 @@ func (x *Exporter) Run(ctx context.Context) error {
 		wg.Go(func() { x.loop(ctx, tasks, x.handleTask) })
 	}
 	wg.Go(func() { x.loop(ctx, cancels, x.handleCancel) })
+	wg.Go(func() { x.sweep(ctx) })
 	wg.Wait()
 	return nil
 }
@@ -172,9 +174,11 @@ func (x *Exporter) settle(ctx context.Context, msg jetstream.Msg, ev events.Even
 			err = werr
 			break
 		}
-		stopBeat := x.heartbeat(msg)
+		wctx, stuck := context.WithCancelCause(wctx)
+		stopBeat := x.heartbeat(msg, &st.progress, stuck)
 		err = work(wctx, st, log)
 		stopBeat()
+		stuck(nil)
 		if cause := context.Cause(wctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
 		}
@@ -214,21 +218,31 @@ func (x *Exporter) fail(ctx context.Context, ev events.Event, code, message stri
 	}
 }
 
-// heartbeat tells JetStream the job is still being worked on, well inside
-// AckWait, until the returned stop is called.
-func (x *Exporter) heartbeat(msg jetstream.Msg) (stop func()) {
+// heartbeat tells JetStream the work is still going, well inside AckWait,
+// until the returned stop is called, as long as it makes progress: when
+// progress has not moved for StuckAfter, it stops vouching for the work and
+// ends it with errStuck, so that it is retried (or fails) rather than held
+// forever by a worker that is alive but hung.
+func (x *Exporter) heartbeat(msg jetstream.Msg, progress *atomic.Int64, stuck context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(x.cfg.AckWait / 3)
+		t := time.NewTicker(min(x.cfg.AckWait/3, x.cfg.StuckAfter/2))
 		defer t.Stop()
+		last, since := progress.Load(), x.now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				_ = msg.InProgress()
 			}
+			if p := progress.Load(); p != last {
+				last, since = p, x.now()
+			} else if x.now().Sub(since) >= x.cfg.StuckAfter {
+				stuck(fmt.Errorf("%w: no record read for %s", errStuck, x.cfg.StuckAfter))
+				return
+			}
+			_ = msg.InProgress()
 		}
 	})
 	return func() { close(done); wg.Wait() }

@@ -331,3 +331,27 @@ func TestStoreRefusingWritesFailsTheJob(t *testing.T) {
 	}
 	t.Logf("failure reported to the user: %s: %s", j.Error.Code, j.Error.Message)
 }
+
+func TestRetentionExpiresJobs(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{Retention: 2 * time.Second})
+	putRecords(t, a, tenant, "Patient", 0, 20)
+	system(t, a, exporter.Config{RetentionCheck: 100 * time.Millisecond})
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient"}})
+	waitStatus(t, a, id, events.StatusCompleted)
+	j := waitStatus(t, a, id, events.StatusExpired)
+	if len(j.Files) == 0 {
+		t.Error("an expired job should still list what it had")
+	}
+	ev, err := broker.LastEvent(context.Background(), a.Stream, tenant, id, events.KindExpired)
+	if err != nil {
+		t.Fatalf("no expired event in the log: %v", err)
+	}
+	t.Logf("expired event: %+v", ev.Data)
+	objs, err := a.Exports.List(context.Background())
+	if err != nil && err != jetstream.ErrNoObjectsFound {
+		t.Fatal(err)
+	}
+	if len(objs) != 0 {
+		t.Errorf("%d objects left after expiry", len(objs))
+	}
+}

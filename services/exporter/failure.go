@@ -20,6 +20,8 @@ func describe(err error) (code, message string) {
 		strings.Contains(apiErr.Description, "maximum bytes exceeded") ||
 		strings.Contains(apiErr.Description, "insufficient resources"))
 	switch {
+	case errors.Is(err, errStuck):
+		return "stuck", "the export stopped making progress and was given up after its last attempt (" + err.Error() + "); try again, and tell the operators if it recurs"
 	case full:
 		return "storage_full", "the export could not be stored because the export storage is full; " +
 			"try again later (operators: raise the exports object store's limits or shorten --retention) (" + err.Error() + ")"

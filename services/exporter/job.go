@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +24,9 @@ var errCancelled = errors.New("export cancelled")
 
 // errJobEnded stops a task whose job another task ended (it failed).
 var errJobEnded = errors.New("job ended by another task")
+
+// errStuck ends a task that made no progress for Config.StuckAfter.
+var errStuck = errors.New("export stuck")
 
 // permanentError is a failure no retry can mend; the job fails at once.
 type permanentError struct {
@@ -45,6 +49,9 @@ type jobState struct {
 	cancel    *events.ExportCancelRequested
 	cancelled bool
 	expired   bool
+	// progress counts records read by this worker's attempt, for the
+	// stuck-task watchdog.
+	progress atomic.Int64
 }
 
 func (s *jobState) terminal() bool { return s.completed || s.failed || s.cancelled || s.expired }
@@ -234,7 +241,7 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		return err
 	}
 	defer scan.Close()
-	split := ndjson.NewSplitter(scanSource{scan}, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
+	split := ndjson.NewSplitter(scanSource{scan, &st.progress}, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
 	for n := lastPart + 1; ; n++ {
 		more, err := split.More(ctx)
 		if err != nil {
@@ -264,11 +271,15 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 	}
 }
 
-// scanSource adapts a scan to the splitter's source.
-type scanSource struct{ s *fhirstore.Scan }
+// scanSource adapts a scan to the splitter's source, counting progress.
+type scanSource struct {
+	s        *fhirstore.Scan
+	progress *atomic.Int64
+}
 
 func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
 	r, err := a.s.Next(ctx)
+	a.progress.Add(1)
 	return ndjson.Line{Data: r.Data, Cursor: r.Seq}, err
 }
 
