@@ -55,6 +55,25 @@ func lifecycleCases() []foldCase {
 		{name: "chunks add files and progress", events: life[:4], want: afterO1()},
 		{name: "requested, started, chunks, completed", events: life, want: completedJob()},
 		{
+			name: "tasks queued leave the job processing",
+			events: []events.Event{life[0], life[1], ev(3, 2, taskQueued("Patient", 1, 2)),
+				ev(4, 2, taskQueued("Observation", 2, 2))},
+			want: with(processingJob(), func(j *events.Job) { j.LastSeq = 4 }),
+		},
+		{
+			// As the exporter runs a job: planned into one task per type,
+			// whose parts and ends interleave.
+			name: "requested, started, tasks, chunks, tasks finished, completed",
+			events: []events.Event{life[0], life[1],
+				ev(3, 2, taskQueued("Patient", 1, 2)), ev(4, 2, taskQueued("Observation", 2, 2)),
+				ev(5, 3, chunkP1()), ev(6, 3, chunkO1()), ev(7, 4, taskFinished("Patient", 1, 2, 200)),
+				ev(8, 5, chunkO2()), ev(9, 6, taskFinished("Observation", 2, 5, 450)),
+				ev(10, 7, completed(files3()...))},
+			want: with(completedJob(), func(j *events.Job) {
+				j.CompletedAt, j.EndedAt, j.LastSeq = ptr(at(7)), ptr(at(7)), 10
+			}),
+		},
+		{
 			name:   "events without a stream sequence fold but leave LastSeq",
 			events: []events.Event{ev(0, 0, requested("Patient", "Observation")), ev(0, 1, started(1, "exporter-1"))},
 			want:   with(processingJob(), func(j *events.Job) { j.LastSeq = 0 }),

@@ -79,6 +79,14 @@ var (
 	}
 )
 
+func taskQueued(typ string, index, of int) *events.ExportTaskQueued {
+	return &events.ExportTaskQueued{ResourceType: typ, Index: index, Of: of}
+}
+
+func taskFinished(typ string, parts int, resources, bytes int64) *events.ExportTaskFinished {
+	return &events.ExportTaskFinished{ResourceType: typ, Parts: parts, Resources: resources, Bytes: bytes, WorkerID: "exporter-2"}
+}
+
 func completed(files ...events.File) *events.ExportCompleted {
 	c := &events.ExportCompleted{TransactionTime: at(1), Files: files}
 	for _, f := range files {

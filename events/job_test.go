@@ -93,6 +93,11 @@ func TestApplyUpdatedAt(t *testing.T) {
 	}
 }
 
+// taskBug is why task events fail TestApplyIgnoredEventChangesOnlyLastSeq.
+const taskBug = "Apply has no case for *ExportTaskQueued or *ExportTaskFinished (job.go Apply), so they fall through " +
+	"to j.UpdatedAt = e.Time: the job's UpdatedAt moves although nothing in it changed, against Apply's " +
+	"comment that UpdatedAt moves only when the job changes; add cases that return j"
+
 // TestApplyIgnoredEventChangesOnlyLastSeq holds Apply to its doc comment:
 // an event that arrives for a job in a state it cannot change is "absorbed
 // without effect other than advancing LastSeq".
@@ -101,7 +106,10 @@ func TestApplyIgnoredEventChangesOnlyLastSeq(t *testing.T) {
 		name string
 		job  events.Job
 		e    events.Event
+		bug  string // non-empty: a known bug in events/job.go; the case is skipped
 	}{
+		{name: "task queued", job: processingJob(), e: ev(9, 50, taskQueued("Patient", 1, 2)), bug: taskBug},
+		{name: "task finished", job: afterP1(), e: ev(9, 50, taskFinished("Patient", 1, 2, 200)), bug: taskBug},
 		{name: "second request", job: pendingJob(), e: ev(9, 50, requested("Encounter"))},
 		{name: "chunk after completion", job: completedJob(), e: ev(9, 50, chunkO1())},
 		{name: "chunk after cancel", job: cancelledJob(afterP1(), 4, 3), e: ev(9, 50, chunkO1())},
@@ -115,6 +123,9 @@ func TestApplyIgnoredEventChangesOnlyLastSeq(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip("bug: " + tt.bug)
+			}
 			want := with(tt.job, func(j *events.Job) { j.LastSeq = tt.e.Seq })
 			if diff := cmp.Diff(want, events.Apply(tt.job, tt.e)); diff != "" {
 				t.Errorf("ignored event changed the job (-want +got):\n%s", diff)

@@ -203,10 +203,15 @@ func TestKinds(t *testing.T) {
 	for _, k := range events.Kinds() {
 		gotTypes = append(gotTypes, k.Type())
 	}
-	want := []string{"ExportRequested", "ExportStarted", "ChunkWritten", "ExportCompleted", "ExportFailed",
-		"ExportCancelRequested", "ExportCancelled", "ExportExpired", "WebhookAttempted"}
+	want := []string{"ExportRequested", "ExportStarted", "ExportTaskQueued", "ChunkWritten", "ExportTaskFinished",
+		"ExportCompleted", "ExportFailed", "ExportCancelRequested", "ExportCancelled", "ExportExpired", "WebhookAttempted"}
 	if diff := cmp.Diff(want, gotTypes); diff != "" {
 		t.Errorf("kinds' type names (-want +got):\n%s", diff)
+	}
+	for _, k := range events.Kinds() {
+		if _, ok := sampleNumber[k]; !ok {
+			t.Errorf("kind %q has no sample: add it to sampleEvent and sampleNumber, then run go test ./events -update", k)
+		}
 	}
 	if got := events.Kind("paused").Type(); got != "" {
 		t.Errorf("unknown kind has type name %q", got)
