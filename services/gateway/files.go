@@ -60,7 +60,8 @@ func (g *Gateway) download(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), readTimeout)
 	defer cancel()
 	var size int64
-	for _, o := range objects {
+	infos := make([]*jetstream.ObjectInfo, len(objects))
+	for i, o := range objects {
 		info, err := g.assets.Exports.GetInfo(ctx, o)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return gone("a file of this export is no longer in storage")
@@ -68,9 +69,12 @@ func (g *Gateway) download(c *fiber.Ctx) error {
 		if err != nil {
 			return unavailable("the file store", err)
 		}
-		size += int64(info.Size)
+		if info.Opts != nil && info.Opts.Link != nil {
+			return fail(kindInternal, "export file %s is a link, which downloads do not follow", o)
+		}
+		infos[i], size = info, size+int64(info.Size)
 	}
-	body := newObjectsReader(g.assets.Exports, objects)
+	body := newObjectsReader(g.assets.JS, infos)
 	c.Set(fiber.HeaderContentType, contentType)
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s"`, job.ID, name))
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
