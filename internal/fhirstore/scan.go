@@ -3,14 +3,12 @@ package fhirstore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/jetexport/jetexport/events"
 )
@@ -287,28 +285,17 @@ func changedSince(ctx context.Context, js jetstream.JetStream, filter string, sp
 		if err := batch.Error(); err != nil {
 			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
 		}
-		if n == 0 {
-			break
+		if n == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, ctx.Err())
 		}
 	}
 	var out []Record
 	for chunk := range slices.Chunk(subjects, multiLastLimit) {
-		msgs, err := jetstreamext.GetLastMsgsFor(ctx, js, fhirStream, chunk, jetstreamext.GetLastMsgsUpToSeq(spec.UpTo))
+		recs, err := lastAsOf(ctx, js, chunk, spec.UpTo)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s snapshot versions: %w", spec.Type, err)
 		}
-		for m, err := range msgs {
-			if errors.Is(err, jetstreamext.ErrNoMessages) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("scan %s snapshot versions: %w", spec.Type, err)
-			}
-			if m.Header.Get(kvOperation) != "" {
-				continue
-			}
-			out = append(out, Record{Seq: m.Sequence, Time: m.Time, Data: m.Data})
-		}
+		out = append(out, recs...)
 	}
 	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil

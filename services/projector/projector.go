@@ -193,8 +193,10 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue)
 		if err := batch.Error(); err != nil {
 			return n, fmt.Errorf("rebuild: %w", err)
 		}
-		if got == 0 {
-			break
+		if got == 0 && ctx.Err() != nil {
+			// An empty fetch under load is not the end of the log: only
+			// the pending count says that. Stop short only with an error.
+			return n, fmt.Errorf("rebuild stopped with %d events left: %w", pending, ctx.Err())
 		}
 	}
 	return n, nil
