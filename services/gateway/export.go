@@ -25,10 +25,11 @@ func (g *Gateway) startExport(c *fiber.Ctx) error {
 	if err := requireContentType(c.Get(fiber.HeaderContentType), contentJSON); err != nil {
 		return err
 	}
-	if len(c.Body()) > g.cfg.ExportBodyLimit {
-		return fail(kindTooLarge, "the request body is %d bytes; the limit is %d", len(c.Body()), g.cfg.ExportBodyLimit)
+	body, err := requestBody(c, g.cfg.ExportBodyLimit)
+	if err != nil {
+		return err
 	}
-	p, err := decodeExportRequest(c.Body())
+	p, err := decodeExportRequest(body)
 	if err != nil {
 		return err
 	}

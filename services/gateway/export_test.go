@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -250,4 +252,48 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 	wantError(t, h.do(request{method: "GET", path: "/v2/nothing"}), 404, "route_not_found")
 	// A body beyond every limit is refused by the HTTP server itself, still in the envelope.
 	wantError(t, h.rawHead("POST", "/v1/bulk/export", 64<<20), 413, "payload_too_large")
+}
+
+func gzipped(tb testing.TB, s string) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestRequestEncoding(t *testing.T) {
+	h := newHarness(t, gateway.Config{}, nil)
+	plain, _ := h.key("acme", events.ModeTest)
+	// 64 MiB of spaces around a valid request: a few KiB compressed.
+	bomb := gzipped(t, `{"resourceTypes":["Patient"]`+strings.Repeat(" ", 64<<20)+`}`)
+	tests := []struct {
+		name, encoding string
+		body           []byte
+		status         int
+		code           string
+	}{
+		{"gzip", "gzip", gzipped(t, seedBody), 202, ""},
+		{"identity", "identity", []byte(seedBody), 202, ""},
+		{"gzip bomb", "gzip", bomb, 413, "payload_too_large"},
+		{"corrupt gzip", "gzip", []byte("not gzip at all"), 400, "invalid_encoding"},
+		{"truncated gzip", "gzip", gzipped(t, seedBody)[:20], 400, "invalid_encoding"},
+		{"brotli", "br", []byte(seedBody), 415, "unsupported_media_type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do(request{method: "POST", path: "/v1/bulk/export", key: plain, contentType: "application/json",
+				body: tt.body, header: map[string]string{"Content-Encoding": tt.encoding}})
+			if tt.status == 202 {
+				job(t, r, 202)
+				return
+			}
+			wantError(t, r, tt.status, tt.code)
+		})
+	}
 }

@@ -103,15 +103,12 @@ func (g *Gateway) fhirBundle(c *fiber.Ctx) error {
 }
 
 // fhirBody checks a /fhir request's media type and size and returns a copy
-// of its body, which the store may keep past the handler.
+// of its body (see [requestBody]), which the store may keep past the handler.
 func (g *Gateway) fhirBody(c *fiber.Ctx) ([]byte, error) {
 	if err := requireContentType(c.Get(fiber.HeaderContentType), contentFHIR, contentJSON); err != nil {
 		return nil, err
 	}
-	if n := len(c.Body()); n > g.cfg.FHIRBodyLimit {
-		return nil, fail(kindTooLarge, "the request body is %d bytes; the limit is %d", n, g.cfg.FHIRBodyLimit)
-	}
-	return append([]byte(nil), c.Body()...), nil
+	return requestBody(c, g.cfg.FHIRBodyLimit)
 }
 
 // writeRecord answers with a stored record and its version headers.

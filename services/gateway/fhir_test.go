@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -196,4 +197,20 @@ func TestFHIRBundle(t *testing.T) {
 	if enc.status != 200 || !strings.Contains(string(enc.body), `"reference":"Patient/pat-1"`) {
 		t.Fatalf("encounter: %d %s", enc.status, enc.body)
 	}
+}
+
+// panicky is a record store with a bug: it panics.
+type panicky struct{ gateway.RecordStore }
+
+func (panicky) Get(context.Context, events.Tenant, string, string) (fhirstore.Result, error) {
+	panic("bug in the store")
+}
+
+func TestPanicIsRecovered(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	h := serveOn(t, a, gateway.Config{}, panicky{})
+	plain, _ := h.key("acme", events.ModeTest)
+	wantOutcome(t, h.do(request{method: "GET", path: "/fhir/Patient/1", key: plain}), 500, "exception", "internal error")
+	// The server goes on answering.
+	wantError(t, h.do(request{method: "GET", path: "/v1/bulk/jobs/job_01JNM0000000000000000000AA", key: plain}), 404, "job_not_found")
 }
