@@ -236,6 +236,13 @@ func (j *Job) recordDelivery(at time.Time, p *WebhookAttempted) bool {
 	}
 	d := &j.Webhooks[i]
 	d.Subscription, d.URL, d.Event = p.Subscription, p.URL, p.Event
+	if p.Attempt == 0 { // queued, not tried yet
+		if d.Attempts > 0 || d.Status != "" {
+			return false
+		}
+		d.Status, d.UpdatedAt = DeliveryPending, at
+		return true
+	}
 	d.Attempts, d.LastStatus, d.LastError, d.UpdatedAt = p.Attempt, p.StatusCode, p.Error, at
 	d.NextAttempt = nil
 	switch {

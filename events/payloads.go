@@ -127,7 +127,8 @@ type ExportExpired struct {
 	ObjectsRemoved int `json:"objectsRemoved"`
 }
 
-// WebhookAttempted records one attempt to deliver a job's webhook.
+// WebhookAttempted records one attempt to deliver a job's webhook. Attempt
+// 0 records that the delivery is queued and not yet tried.
 type WebhookAttempted struct {
 	Subscription string     `json:"subscription"`
 	URL          string     `json:"url"`

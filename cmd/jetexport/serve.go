@@ -19,17 +19,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	x.register(fs, &e)
 	cfg := app.Config{Services: app.All}
 	registerGateway(fs, &e, &cfg.Gateway, &cfg.HTTP)
+	registerNotifier(fs, &e, &cfg.Notifier)
 	fs.StringVar(&cfg.DataDir, "data", env("data", "./data"), "directory of the embedded NATS server's JetStream store")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", env("nats-listen", "127.0.0.1:4222"), `embedded NATS client address, for the nats CLI and other jetexport processes ("" turns it off)`)
 	sync := fs.String("sync", env("sync", "interval"), "embedded server disk sync: interval (fsync every 2 minutes) or always (every write survives power loss; slower)")
 	fs.BoolVar(&cfg.Demo, "demo", e.bool("demo", false), "load synthetic demo patients into tenant demo and print an API key and a curl")
-	services := fs.String("services", env("services", "all"), `services to run in this process: "all", "none" (NATS only), or a comma list of gateway, projector, exporter`)
+	services := fs.String("services", env("services", "all"), `services to run in this process: "all", "none" (NATS only), or a comma list of gateway, projector, exporter, notifier`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.Services, err = parseServices(*services); err != nil {
+	svc, err := parseServices(*services)
+	if err != nil {
 		e = append(e, err)
 	}
+	cfg.Services = svc
 	switch *sync {
 	case "interval":
 	case "always":
@@ -72,8 +75,10 @@ func parseServices(s string) (app.Services, error) {
 			out.Projector = true
 		case "exporter":
 			out.Exporter = true
+		case "notifier":
+			out.Notifier = true
 		default:
-			return out, fmt.Errorf("--services: unknown service %q (want gateway, projector, exporter, all or none)", name)
+			return out, fmt.Errorf("--services: unknown service %q (want gateway, projector, exporter, notifier, all or none)", name)
 		}
 	}
 	return out, nil

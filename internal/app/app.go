@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,16 +23,17 @@ import (
 	"github.com/jetexport/jetexport/internal/natsserver"
 	"github.com/jetexport/jetexport/services/exporter"
 	"github.com/jetexport/jetexport/services/gateway"
+	"github.com/jetexport/jetexport/services/notifier"
 	"github.com/jetexport/jetexport/services/projector"
 )
 
 // Services says which services a process runs.
 type Services struct {
-	Gateway, Projector, Exporter bool
+	Gateway, Projector, Exporter, Notifier bool
 }
 
 // All runs every service.
-var All = Services{Gateway: true, Projector: true, Exporter: true}
+var All = Services{Gateway: true, Projector: true, Exporter: true, Notifier: true}
 
 // Config is everything a jetexport process needs.
 type Config struct {
@@ -50,6 +52,7 @@ type Config struct {
 	Broker   broker.Config
 	Gateway  gateway.Config
 	Exporter exporter.Config
+	Notifier notifier.Config
 	Log      zerolog.Logger
 	// Out receives what a person starting the service reads (the demo key).
 	Out io.Writer
@@ -84,6 +87,11 @@ func (c Config) Validate() error {
 	}
 	if c.Services.Exporter {
 		if err := c.Exporter.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Services.Notifier {
+		if err := c.Notifier.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -201,6 +209,18 @@ func (s *System) startServices(ctx context.Context, cfg Config) error {
 			return err
 		}
 		s.run(ctx, "gateway", func(ctx context.Context) error { return g.Serve(ctx, ln) })
+	}
+	if cfg.Services.Notifier {
+		ncfg := cfg.Notifier
+		if ncfg.PublicURL == "" {
+			ncfg.PublicURL = cmp.Or(cfg.Gateway.PublicURL, s.HTTPURL)
+		}
+		n, err := notifier.New(ncfg, notifier.Deps{Assets: s.Assets,
+			Log: log.With().Str("service", "notifier").Logger()})
+		if err != nil {
+			return err
+		}
+		s.run(ctx, "notifier", n.Run)
 	}
 	return nil
 }

@@ -49,6 +49,11 @@ func (n *Notifier) fanout(ctx context.Context, msg jetstream.Msg) {
 			n.nak(msg, fanoutRetry)
 			return
 		}
+		if err := n.recordQueued(ctx, tk); err != nil {
+			log.Warn().Err(err).Msg("fan-out failed; retrying")
+			n.nak(msg, fanoutRetry)
+			return
+		}
 		log.Debug().Str("delivery_id", tk.DeliveryID).Str("subscription", tk.Subscription).Str("event", typ).Msg("delivery queued")
 	}
 	if err := msg.DoubleAck(ctx); err != nil {
@@ -81,4 +86,13 @@ func (n *Notifier) tasks(ctx context.Context, ev events.Event, typ string) ([]ta
 		}
 	}
 	return out, nil
+}
+
+// recordQueued puts the delivery on the job as pending (attempt 0) until
+// its first attempt is recorded.
+func (n *Notifier) recordQueued(ctx context.Context, tk task) error {
+	ev := &events.WebhookAttempted{Subscription: tk.Subscription, URL: tk.URL, DeliveryID: tk.DeliveryID, Event: tk.Event}
+	msgID := events.MsgID(tk.JobID, events.KindWebhook, tk.DeliveryID+".0")
+	_, err := broker.Publish(ctx, n.assets.JS, events.New(msgID, n.now(), tk.Tenant, tk.JobID, ev), msgID)
+	return err
 }
