@@ -246,11 +246,14 @@ func (e Elements) Apply(dst []byte, typ string, resource []byte) []byte {
 		dst = append(dst, ':')
 		dst = append(dst, val...)
 	}
-	hasMeta := memberValue(resource, "meta") != nil
+	// Stored records carry meta; one that lacks it gets it at the end
+	// rather than after id, which would take a second pass to find out.
+	hasMeta := false
 	eachMember(resource, func(k, v []byte) bool {
 		name := keyText(k)
 		switch {
 		case string(name) == "meta":
+			hasMeta = true
 			if n > 0 {
 				dst = append(dst, ',')
 			}
@@ -260,10 +263,6 @@ func (e Elements) Apply(dst []byte, typ string, resource []byte) []byte {
 			dst = appendSubsetted(dst, v)
 		case e.keeps(typ, name):
 			put(k, v)
-			if !hasMeta && (string(name) == "id" || (string(name) == "resourceType" && memberValue(resource, "id") == nil)) {
-				put(keyMeta, appendSubsetted(nil, nil))
-				hasMeta = true
-			}
 		}
 		return true
 	})

@@ -125,7 +125,7 @@ func TestSelectionApply(t *testing.T) {
 		{"filter of another type", SelectionSpec{TypeFilters: []string{"Condition?code=x"}}, "Observation", obsVitals, true, ""},
 		{"compartment and filter", SelectionSpec{Level: LevelPatient, Patients: []string{"p1"}, TypeFilters: []string{"Observation?status=amended"}}, "Observation", obsVitals, false, ""},
 		{"elements", SelectionSpec{Elements: []string{"Patient.gender"}}, "Patient", patientMunoz, true,
-			`{"resourceType":"Patient","id":"p1","meta":{"tag":[` + tag + `]},"gender":"female"}`},
+			`{"resourceType":"Patient","id":"p1","gender":"female","meta":{"tag":[` + tag + `]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
