@@ -252,6 +252,12 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 	wantError(t, h.do(request{method: "GET", path: "/v2/nothing"}), 404, "route_not_found")
 	// A body beyond every limit is refused by the HTTP server itself, still in the envelope.
 	wantError(t, h.rawHead("POST", "/v1/bulk/export", 64<<20), 413, "payload_too_large")
+
+	h.assets.JS.Conn().Close()
+	r = h.do(request{method: "GET", path: "/healthz"})
+	if r.status != 503 || !strings.Contains(string(r.body), `"unavailable"`) {
+		t.Fatalf("healthz without NATS = %d %s", r.status, r.body)
+	}
 }
 
 func gzipped(tb testing.TB, s string) []byte {
