@@ -184,7 +184,7 @@ func eachCompartmentPatient(typ string, resource []byte, fn func(id string) bool
 	for _, p := range paths {
 		cont := p.each(resource, func(v []byte) bool {
 			ref := referenceOf(v)
-			rt, id := splitReference(ref)
+			rt, id := SplitReference(ref)
 			if rt == "Patient" || (group && rt == "" && id != "" && strings.HasPrefix(ref, "urn:uuid:")) {
 				return fn(id)
 			}

@@ -147,11 +147,11 @@ func isChoiceKey(key []byte, base string) bool {
 		key[len(base)] >= 'A' && key[len(base)] <= 'Z'
 }
 
-// splitReference splits a reference into its type and id: "Patient/123",
-// "Patient/123/_history/2", an absolute URL ending in Patient/123, and
-// "urn:uuid:<id>" (type unknown, so ""). Anything else (a contained "#x",
-// a conditional or logical reference) gives "", "".
-func splitReference(ref string) (typ, id string) {
+// SplitReference splits a FHIR reference into its type and id:
+// "Patient/123", "Patient/123/_history/2", an absolute URL ending in
+// Patient/123, and "urn:uuid:<id>" (type unknown, so ""). Anything else (a
+// contained "#x", a conditional reference, a bad type or id) gives "", "".
+func SplitReference(ref string) (typ, id string) {
 	if rest, ok := strings.CutPrefix(ref, "urn:uuid:"); ok {
 		if ValidID(rest) {
 			return "", rest

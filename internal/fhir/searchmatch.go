@@ -61,7 +61,7 @@ func (c *criterion) parseValue(v string) (queryValue, error) {
 		if !strings.Contains(s, "/") && ValidID(s) {
 			qv.refID = s
 		} else {
-			qv.refType, qv.refID = splitReference(s)
+			qv.refType, qv.refID = SplitReference(s)
 		}
 		return qv, nil
 	case kindDate:
@@ -101,7 +101,7 @@ func (c *criterion) match(resource []byte) bool {
 	for _, p := range c.param.paths {
 		cont := p.each(resource, func(v []byte) bool {
 			if p.refType != "" {
-				if t, _ := splitReference(referenceOf(v)); t != p.refType {
+				if t, _ := SplitReference(referenceOf(v)); t != p.refType {
 					return true
 				}
 			}
@@ -250,7 +250,7 @@ func (c *criterion) refMatch(v []byte, q *queryValue) bool {
 	if ref == q.raw {
 		return true
 	}
-	typ, id := splitReference(ref)
+	typ, id := SplitReference(ref)
 	if id == "" || id != q.refID {
 		return false
 	}
