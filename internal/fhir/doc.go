@@ -6,6 +6,15 @@
 // and [ResponseBundle]) and OperationOutcomes ([OperationOutcome],
 // [ErrorOutcome]).
 //
+// For the Bulk Data $export it knows the R4 Patient compartment
+// ([PatientCompartmentTypes], [CompartmentPatients]), evaluates _typeFilter
+// queries ([ParseTypeFilter]: token, string, date, reference and uri search
+// parameters of the common types) and _elements ([ParseElements]), and
+// combines them in a [Selection] that the exporter applies to each record as
+// it streams ([Selection.Apply]); the gateway rejects bad requests at
+// kick-off with [ValidateTypeFilters] and [ValidateElements]. All of it
+// reads the stored JSON in place, without decoding a record.
+//
 // The gateway uses it to validate what clients send and to answer with an
 // OperationOutcome that says what to fix; the clinical store uses it to
 // stamp each record with meta.versionId and meta.lastUpdated; the exporter

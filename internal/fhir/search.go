@@ -75,9 +75,10 @@ func lookupParam(typ, name string) *searchParam {
 	return searchParams["Resource"][name]
 }
 
-// SearchParams returns the names of the search parameters _typeFilter
-// supports for typ, sorted, with their kinds: "code" -> "token". Every type
-// has _id, _lastUpdated, _tag, _profile, _security and _source.
+// SearchParams returns the search parameters _typeFilter supports for typ,
+// name to kind ("code" -> "token"), for the gateway's CapabilityStatement.
+// Every type has _id, _lastUpdated, _tag, _profile, _security and _source.
+// The map is the caller's.
 func SearchParams(typ string) map[string]string {
 	out := map[string]string{}
 	for _, t := range []string{"Resource", typ} {

@@ -8,7 +8,8 @@
 // data arrives. Every write expects the revision of the key it read, so two
 // writers never lose a version; a transaction is one atomic batch publish
 // (ADR-50, client in synadia-io/orbit.go/jetstreamext) and is stored all or
-// nothing. The exporter reads records as of a snapshot with a [Scan].
+// nothing. The exporter reads records as of a snapshot with a [Scan], and
+// one record (the Group of a group-level export) with [GetAsOf].
 //
 // A record's message carries its version in the [VersionHeader] header; a
 // delete is a KV delete marker (header KV-Operation: DEL) that carries the
