@@ -210,3 +210,51 @@ func TestCompartmentSynthea(t *testing.T) {
 		})
 	}
 }
+
+// TestCompartmentSynthea100 checks the attribution over the 100-patient
+// fixture (beside the repository, in shared/fixtures): every record of a
+// compartment type in a patient's Bundle belongs to exactly that patient,
+// and the shared Bundles (hospitals, practitioners) hold none.
+func TestCompartmentSynthea100(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "synthea-r4-100", "bundles")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Skipf("fixtures absent: %s holds no bundles", dir)
+	}
+	if testing.Short() {
+		t.Skip("-short: skipping the 100-patient fixture")
+	}
+	inside, outside := map[string]int{}, map[string]int{}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ParseBundle(body)
+		if err != nil {
+			continue // the bare Group is not a Bundle: TestFixtureGroup in fhirstore reads it
+		}
+		var patient string
+		for _, e := range b.Entries {
+			if e.Type == "Patient" {
+				patient = e.ID
+			}
+		}
+		for _, e := range b.Entries {
+			got, err := CompartmentPatients(e.Type, e.Resource.Raw)
+			if err != nil {
+				t.Fatalf("%s: %v", e.Key(), err)
+			}
+			if !InPatientCompartment(e.Type) {
+				outside[e.Type]++
+				continue
+			}
+			inside[e.Type]++
+			if patient == "" || !slices.Equal(got, []string{patient}) {
+				t.Errorf("%s in %s belongs to %v, want exactly [%s]", e.Key(), filepath.Base(f), got, patient)
+			}
+		}
+	}
+	t.Logf("in the compartment: %v", inside)
+	t.Logf("outside: %v", outside)
+}
