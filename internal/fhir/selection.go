@@ -23,9 +23,10 @@ var ErrSelection = errors.New("invalid export selection")
 // what an ExportRequested event carries.
 type SelectionSpec struct {
 	Level string // LevelSystem, LevelPatient or LevelGroup ("" is system)
-	// Patients are patient ids: the patient parameter, or the Group's
-	// members. Empty at patient level means every patient; empty at group
-	// level means none (an empty group exports nothing).
+	// Patients are patient ids ("123", or references "Patient/123"): the
+	// patient parameter, or the Group's members. Empty at patient level
+	// means every patient; empty at group level means none (an empty group
+	// exports nothing).
 	Patients    []string
 	TypeFilters []string // raw _typeFilter values, repeated or comma-joined
 	Elements    []string // raw _elements values
@@ -61,6 +62,9 @@ func NewSelection(spec SelectionSpec) (*Selection, []string, error) {
 			s.patients = make(map[string]struct{}, len(spec.Patients))
 		}
 		for _, id := range spec.Patients {
+			if typ, ref := SplitReference(id); typ == "Patient" {
+				id = ref // "Patient/123", as the patient parameter names one
+			}
 			if !ValidID(id) {
 				errs = append(errs, fmt.Errorf("%w: patient id %s is not a FHIR id", ErrSelection, quoteShort(id)))
 			}
