@@ -6,7 +6,8 @@ import (
 	"github.com/jetexport/jetexport/events"
 )
 
-// attempt is one webhook attempt of delivery id to subscription whs_<id>.
+// attempt is one webhook attempt of delivery id to subscription whs_<id>;
+// attempt 0 records that the delivery is queued.
 type attempt struct {
 	id        string
 	n         int
@@ -41,10 +42,31 @@ func webhookCases() []foldCase {
 	retry2 := attempt{id: "d1", n: 2, status: 502, err: "receiver answered 502", next: ptr(at(200))}
 	ok1 := attempt{id: "d1", n: 1, status: 200, delivered: true}
 	other := attempt{id: "d2", n: 1, err: "dial tcp: connection refused", next: ptr(at(40))}
+	queued := attempt{id: "d1", n: 0}
 	hooks := func(j events.Job, seq uint64, ds ...events.Delivery) events.Job {
 		return with(j, func(j *events.Job) { j.Webhooks, j.LastSeq = ds, seq })
 	}
 	return []foldCase{
+		{
+			name:   "queued delivery shows as pending",
+			events: concat(life, []events.Event{ev(7, 6, queued.payload())}),
+			want:   hooks(completedJob(), 7, queued.delivery(events.DeliveryPending, 6)),
+		},
+		{
+			name:   "queued then retrying then delivered",
+			events: concat(life, []events.Event{ev(7, 6, queued.payload()), ev(8, 10, retry1.payload()), ev(9, 70, ok2.payload())}),
+			want:   hooks(completedJob(), 9, ok2.delivery(events.DeliveryDelivered, 70)),
+		},
+		{
+			name:   "queued record after the first attempt is ignored",
+			events: concat(life, []events.Event{ev(7, 10, retry1.payload()), ev(8, 11, queued.payload())}),
+			want:   hooks(completedJob(), 8, retry1.delivery(events.DeliveryRetrying, 10)),
+		},
+		{
+			name:   "queued twice stays pending from the first",
+			events: concat(life, []events.Event{ev(7, 6, queued.payload()), ev(8, 9, queued.payload())}),
+			want:   hooks(completedJob(), 8, queued.delivery(events.DeliveryPending, 6)),
+		},
 		{
 			name:   "webhook attempt that will be retried",
 			events: concat(life, []events.Event{ev(7, 10, retry1.payload())}),

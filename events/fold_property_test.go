@@ -79,6 +79,7 @@ func eventPool() []events.Payload {
 		cancelReq(),
 		cancelled(2),
 		expired(3),
+		attempt{id: "d1", n: 0}.payload(),
 		attempt{id: "d1", n: 1, status: 503, err: "503", next: ptr(at(70))}.payload(),
 		attempt{id: "d1", n: 2, status: 204, delivered: true}.payload(),
 		attempt{id: "d1", n: 2, status: 500, err: "500", final: true}.payload(),

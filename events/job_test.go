@@ -116,6 +116,16 @@ func TestApplyIgnoredEventChangesOnlyLastSeq(t *testing.T) {
 		{name: "completion after failure", job: failedJob(afterP1(), 4, 3), e: ev(9, 50, completed(files3()...))},
 		{name: "expiry while processing", job: afterP1(), e: ev(9, 50, expired(1))},
 		{
+			name: "webhook queued again",
+			job:  events.Apply(completedJob(), ev(7, 10, attempt{id: "d1", n: 0}.payload())),
+			e:    ev(9, 50, attempt{id: "d1", n: 0}.payload()),
+		},
+		{
+			name: "webhook queued after its first attempt",
+			job:  events.Apply(completedJob(), ev(7, 10, attempt{id: "d1", n: 1, status: 503, err: "503", next: ptr(at(60))}.payload())),
+			e:    ev(9, 50, attempt{id: "d1", n: 0}.payload()),
+		},
+		{
 			name: "late webhook attempt",
 			job:  events.Apply(completedJob(), ev(7, 10, attempt{id: "d1", n: 2, status: 200, delivered: true}.payload())),
 			e:    ev(9, 50, attempt{id: "d1", n: 1, status: 503, err: "503", next: ptr(at(60))}.payload()),
