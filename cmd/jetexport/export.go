@@ -32,6 +32,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "folder the files are written to (default ./export-<jobId>)")
 	poll := fs.Duration("poll", e.duration("poll", time.Second), "how often to ask for the job's status (a Retry-After from the server wins when longer)")
 	progress := fs.Bool("progress", e.bool("progress", isTerminal(stderr)), "show progress bars (default when stderr is a terminal)")
+	timeout := fs.Duration("timeout", e.duration("timeout", 0), "give up waiting for the job after this long (0: wait as long as it takes)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, exportUsage)
 		fs.PrintDefaults()
@@ -58,12 +59,15 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("export: --types is required, for example --types Patient,Observation")
 	case *poll <= 0:
 		return fmt.Errorf("export: --poll %v: must be positive", *poll)
+	case *timeout < 0:
+		return fmt.Errorf("export: --timeout %v: must not be negative", *timeout)
 	}
 	l, err := loader.New(loader.Config{URL: *url, Key: *key})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := export(ctx, l, req, *out, *poll, *progress, stdout, stderr); err != nil {
+	x := exportRun{l: l, req: req, out: *out, poll: *poll, timeout: *timeout, progress: *progress, stdout: stdout, stderr: stderr}
+	if err := x.run(ctx); err != nil {
 		switch {
 		case errors.Is(err, loader.ErrUnreachable):
 			return fmt.Errorf("export: cannot reach the gateway at %s; is `jetexport serve` running? (%w)", *url, err)
@@ -75,21 +79,42 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func export(ctx context.Context, l *loader.Loader, req loader.ExportRequest, out string, poll time.Duration,
-	progress bool, stdout, stderr io.Writer) error {
+// exportRun is one run of the export command.
+type exportRun struct {
+	l              *loader.Loader
+	req            loader.ExportRequest
+	out            string
+	poll, timeout  time.Duration
+	progress       bool
+	stdout, stderr io.Writer
+}
+
+func (x exportRun) run(ctx context.Context) error {
+	l, stdout, stderr, progress := x.l, x.stdout, x.stderr, x.progress
 	start := time.Now()
-	j, err := l.StartExport(ctx, req)
+	j, err := l.StartExport(ctx, x.req)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "export %s started\n", j.JobID)
 	pb := newJobBar(stderr, progress)
-	j, err = l.WaitJob(ctx, j.JobID, poll, pb.update)
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if x.timeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, x.timeout)
+	}
+	last := j
+	j, err = l.WaitJob(wctx, j.JobID, x.poll, func(j loader.Job) { last = j; pb.update(j) })
+	cancel()
 	pb.finish()
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("job %s is still %s after %v (%d resources so far); it goes on: poll GET /v1/bulk/jobs/%s, or wait longer with --timeout",
+			last.JobID, last.Status, x.timeout, last.Progress.Resources, last.JobID)
+	}
 	if err != nil {
 		return err
 	}
 	took := time.Since(start)
+	out := x.out
 	if out == "" {
 		out = "export-" + j.JobID
 	}
@@ -102,6 +127,10 @@ func export(ctx context.Context, l *loader.Loader, req loader.ExportRequest, out
 	dl.finish()
 	if err != nil {
 		return err
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "export %s: no resources matched; nothing to download (exported in %.1f s)\n", j.JobID, took.Seconds())
+		return nil
 	}
 	var resources, bytes int64
 	for _, f := range files {

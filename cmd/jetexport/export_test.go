@@ -48,6 +48,7 @@ func TestExportCommand(t *testing.T) {
 		want string
 	}{
 		{"no types", []string{"--url", url, "--key", key}, "--types is required"},
+		{"timeout", []string{"--url", url, "--key", key, "--types", "Patient", "--timeout", "1ns"}, "is still pending after 1ns"},
 		{"unknown type", []string{"--url", url, "--key", key, "--types", "Patient,Nonsense"}, "Nonsense"},
 		{"bad since", []string{"--url", url, "--key", key, "--types", "Patient", "--since", "yesterday"}, "400"},
 		{"no key", []string{"--url", url, "--key", "", "--types", "Patient"}, "no API key"},
