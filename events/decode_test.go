@@ -166,10 +166,11 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the event (-first +second):\n%s", diff)
 		}
 		// Folding whatever Decode accepts must not panic either, into an
-		// empty job or a live one.
+		// empty job or, addressed to it, a live one.
 		ev.Seq = 7
 		events.Apply(events.Job{}, ev)
 		job := events.Apply(events.Job{}, sampleEvent(events.KindRequested))
+		ev.Tenant, ev.JobID = testTenant, testJobID
 		if got := events.Apply(job, ev).LastSeq; got != 7 {
 			t.Fatalf("fold of seq 7 left LastSeq %d", got)
 		}
