@@ -19,7 +19,9 @@ import (
 // embedded NATS server's block cache counts too, so the growth is compared
 // between two sizes rather than held to an absolute bound.)
 func TestDownloadStreams(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
+		// Under the race detector it takes ten times as long, and its
+		// instrumentation is not what this measures.
 		t.Skip("moves 160 MiB through the object store")
 	}
 	h := newHarness(t, gateway.Config{}, nil)
