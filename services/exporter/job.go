@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/broker"
+	"github.com/jetexport/jetexport/internal/fhir"
 	"github.com/jetexport/jetexport/internal/fhirstore"
 	"github.com/jetexport/jetexport/internal/ndjson"
 )
@@ -131,7 +132,7 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 		}
 		started := &events.ExportStarted{WorkerID: x.cfg.WorkerID, Attempt: 1,
 			TransactionTime: x.now().UTC(), SnapshotSeq: bound, Totals: map[string]int64{}}
-		for _, typ := range st.req.ResourceTypes {
+		for _, typ := range jobTypes(st.req) {
 			n, err := fhirstore.CountKeys(ctx, x.js, req.Tenant, typ)
 			if err != nil {
 				return err
@@ -142,9 +143,9 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 			return err
 		}
 		st.started = started
-		log.Info().Uint64("snapshot_seq", bound).Int("tasks", len(st.req.ResourceTypes)).Msg("export started")
+		log.Info().Uint64("snapshot_seq", bound).Int("types", len(started.Totals)).Msg("export started")
 	}
-	types := st.req.ResourceTypes
+	types := jobTypes(st.req)
 	empty := 0
 	for i, typ := range types {
 		if st.queued[typ] || st.finished[typ] {
@@ -206,13 +207,14 @@ func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID str
 	if st.terminal() || st.req == nil || st.started == nil {
 		return nil
 	}
-	for _, typ := range st.req.ResourceTypes {
+	types := jobTypes(st.req)
+	for _, typ := range types {
 		if !st.finished[typ] {
 			return nil
 		}
 	}
 	done := &events.ExportCompleted{TransactionTime: st.started.TransactionTime}
-	for _, typ := range st.req.ResourceTypes {
+	for _, typ := range types {
 		for _, c := range st.chunks[typ] {
 			done.Files = append(done.Files, events.File{ResourceType: typ, Part: c.Part, Object: c.Object,
 				Count: c.Resources, Bytes: c.Bytes, SHA256: c.SHA256})
@@ -235,13 +237,21 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		return nil
 	}
 	r := st.req
+	sel, err := x.selection(ctx, t, st)
+	if err != nil {
+		return err
+	}
 	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: t, Type: typ,
 		UpTo: st.started.SnapshotSeq, After: cursor, Since: r.Since, Until: r.Until})
 	if err != nil {
 		return err
 	}
 	defer scan.Close()
-	split := ndjson.NewSplitter(scanSource{scan, &st.progress}, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
+	src := scanSource{s: scan, progress: &st.progress, typ: typ}
+	if !sel.Trivial(typ) {
+		src.sel = sel
+	}
+	split := ndjson.NewSplitter(src, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
 	for n := lastPart + 1; ; n++ {
 		more, err := split.More(ctx)
 		if err != nil {
@@ -271,16 +281,83 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 	}
 }
 
-// scanSource adapts a scan to the splitter's source, counting progress.
+// scanSource adapts a scan to the splitter's source: it counts progress
+// and applies the job's selection (compartment, _typeFilter, _elements)
+// record by record, on the stream.
 type scanSource struct {
 	s        *fhirstore.Scan
 	progress *atomic.Int64
+	typ      string
+	sel      *fhir.Selection // nil: every record as stored
 }
 
 func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
-	r, err := a.s.Next(ctx)
-	a.progress.Add(1)
-	return ndjson.Line{Data: r.Data, Cursor: r.Seq}, err
+	for {
+		r, err := a.s.Next(ctx)
+		if err != nil {
+			return ndjson.Line{}, err
+		}
+		a.progress.Add(1)
+		data := r.Data
+		if a.sel != nil {
+			out, keep, err := a.sel.Apply(a.typ, data)
+			if err != nil {
+				return ndjson.Line{}, &permanentError{code: "unreadable_record",
+					err: fmt.Errorf("a stored %s at sequence %d is not a FHIR resource: %w", a.typ, r.Seq, err)}
+			}
+			if !keep {
+				continue
+			}
+			data = out
+		}
+		return ndjson.Line{Data: data, Cursor: r.Seq}, nil
+	}
+}
+
+// jobTypes returns the types a job exports: at patient and group level,
+// only those in the Patient compartment.
+func jobTypes(req *events.ExportRequested) []string {
+	if req.Level != events.LevelPatient && req.Level != events.LevelGroup {
+		return req.ResourceTypes
+	}
+	sel, _, err := fhir.NewSelection(fhir.SelectionSpec{Level: string(req.Level)})
+	if err != nil {
+		return req.ResourceTypes
+	}
+	return sel.Types(req.ResourceTypes)
+}
+
+// selection builds what a job keeps of each record. A Group's members are
+// read as of the job's snapshot, so every task of the job sees the same.
+func (x *Exporter) selection(ctx context.Context, t events.Tenant, st *jobState) (*fhir.Selection, error) {
+	r := st.req
+	spec := fhir.SelectionSpec{Level: string(r.Level), Patients: r.Patients, TypeFilters: r.TypeFilters,
+		Elements: r.Elements, Lenient: r.Lenient}
+	if spec.Level == "" {
+		spec.Level = string(events.LevelSystem)
+	}
+	if r.Level == events.LevelGroup {
+		group, err := fhirstore.GetAsOf(ctx, x.js, t, "Group", r.GroupID, st.started.SnapshotSeq)
+		if errors.Is(err, fhirstore.ErrNotFound) || errors.Is(err, fhirstore.ErrDeleted) {
+			return nil, &permanentError{code: "group_not_found",
+				err: fmt.Errorf("Group/%s does not exist as of the export's start", r.GroupID)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if spec.Patients, err = fhirstore.GroupMembers(group); err != nil {
+			return nil, &permanentError{code: "group_invalid", err: fmt.Errorf("Group/%s: %w", r.GroupID, err)}
+		}
+		if len(spec.Patients) == 0 {
+			// A Group without members exports nothing, not everyone.
+			spec.Patients = []string{""}
+		}
+	}
+	sel, _, err := fhir.NewSelection(spec)
+	if err != nil {
+		return nil, &permanentError{code: "invalid_request", err: err}
+	}
+	return sel, nil
 }
 
 func (x *Exporter) publish(ctx context.Context, t events.Tenant, jobID string, p events.Payload, part string) error {
