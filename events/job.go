@@ -108,7 +108,7 @@ func (j Job) Percent() (float64, bool) {
 // cancellation, a second request for the same id) are absorbed without effect
 // other than advancing LastSeq.
 func Apply(job Job, e Event) Job {
-	if e.Seq != 0 && e.Seq <= job.LastSeq {
+	if e.Data == nil || (e.Seq != 0 && e.Seq <= job.LastSeq) {
 		return job
 	}
 	if job.ID == "" && e.Kind() != KindRequested {
@@ -194,6 +194,19 @@ func Apply(job Job, e Event) Job {
 		if !j.recordDelivery(e.Time, p) {
 			return j
 		}
+	case *ExportTaskQueued:
+		return j // work queued: nothing a reader of the job sees changes
+	case *ExportTaskFinished:
+		// The type is done: its share of the percent is complete even when
+		// its last records were filtered out and wrote no part.
+		total, ok := j.Totals[p.ResourceType]
+		if j.Status.Terminal() || !ok || j.Scanned[p.ResourceType] >= total {
+			return j
+		}
+		if j.Scanned == nil {
+			j.Scanned = map[string]int64{}
+		}
+		j.Scanned[p.ResourceType] = total
 	}
 	j.UpdatedAt = e.Time
 	return j

@@ -93,11 +93,6 @@ func TestApplyUpdatedAt(t *testing.T) {
 	}
 }
 
-// taskBug is why task events fail TestApplyIgnoredEventChangesOnlyLastSeq.
-const taskBug = "Apply has no case for *ExportTaskQueued or *ExportTaskFinished (job.go Apply), so they fall through " +
-	"to j.UpdatedAt = e.Time: the job's UpdatedAt moves although nothing in it changed, against Apply's " +
-	"comment that UpdatedAt moves only when the job changes; add cases that return j"
-
 // TestApplyIgnoredEventChangesOnlyLastSeq holds Apply to its doc comment:
 // an event that arrives for a job in a state it cannot change is "absorbed
 // without effect other than advancing LastSeq".
@@ -108,8 +103,8 @@ func TestApplyIgnoredEventChangesOnlyLastSeq(t *testing.T) {
 		e    events.Event
 		bug  string // non-empty: a known bug in events/job.go; the case is skipped
 	}{
-		{name: "task queued", job: processingJob(), e: ev(9, 50, taskQueued("Patient", 1, 2)), bug: taskBug},
-		{name: "task finished", job: afterP1(), e: ev(9, 50, taskFinished("Patient", 1, 2, 200)), bug: taskBug},
+		{name: "task queued", job: processingJob(), e: ev(9, 50, taskQueued("Patient", 1, 2))},
+		{name: "task finished after completion", job: completedJob(), e: ev(9, 50, taskFinished("Patient", 1, 2, 200))},
 		{name: "second request", job: pendingJob(), e: ev(9, 50, requested("Encounter"))},
 		{name: "chunk after completion", job: completedJob(), e: ev(9, 50, chunkO1())},
 		{name: "chunk after cancel", job: cancelledJob(afterP1(), 4, 3), e: ev(9, 50, chunkO1())},
@@ -141,5 +136,23 @@ func TestApplyIgnoredEventChangesOnlyLastSeq(t *testing.T) {
 				t.Errorf("ignored event changed the job (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A finished type counts in full towards the percent, even when its last
+// records were filtered out and wrote no part.
+func TestTaskFinishedCompletesItsShare(t *testing.T) {
+	j := processingJob()
+	j.Totals = map[string]int64{"Patient": 100, "Observation": 300}
+	j.Scanned = map[string]int64{"Patient": 40}
+	got := events.Apply(j, ev(9, 50, taskFinished("Patient", 1, 2, 200)))
+	if got.Scanned["Patient"] != 100 {
+		t.Errorf("scanned %d of Patient after its task finished, want all 100", got.Scanned["Patient"])
+	}
+	if p, ok := got.Percent(); !ok || p != 25 {
+		t.Errorf("percent %v, want 25 (Patient done, Observation not started)", p)
+	}
+	if again := events.Apply(got, ev(10, 51, taskFinished("Patient", 1, 2, 200))); !again.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Error("a second finish of a finished type moved UpdatedAt")
 	}
 }

@@ -125,10 +125,12 @@ func openKeys(ctx context.Context, url string) (*apikeys.Keys, func(), error) {
 	}
 	sctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel2()
-	a, err := broker.Setup(sctx, js, broker.Config{})
+	// Open, not Setup: a client must not reset a cluster's assets to its
+	// own defaults (replicas 1, default retention).
+	a, err := broker.Open(sctx, js)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("set up JetStream at %s: %w", url, err)
+		return nil, nil, fmt.Errorf("open jetexport at %s: %w", url, err)
 	}
 	return apikeys.New(a.APIKeys, nil), nc.Close, nil
 }

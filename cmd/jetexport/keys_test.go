@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/natstest"
 )
 
@@ -19,6 +20,10 @@ func runKeysCmd(tb testing.TB, args ...string) (string, string, error) {
 
 func TestKeysCommand(t *testing.T) {
 	url := natstest.Server(t)
+	_, js := natstest.Connect(t, url)
+	if _, err := broker.Setup(context.Background(), js, broker.Config{}); err != nil { // as serve does first
+		t.Fatal(err)
+	}
 	out, _, err := runKeysCmd(t, "create", "--tenant", "acme", "--nats-url", url)
 	if err != nil {
 		t.Fatalf("create: %v", err)

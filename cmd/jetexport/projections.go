@@ -36,7 +36,7 @@ func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("cannot reach NATS at %s (is `jetexport serve` running?): %w", *natsURL, err)
 	}
 	defer nc.Close()
-	a, err := broker.Setup(cctx, js, broker.Config{})
+	a, err := broker.Open(cctx, js)
 	if err != nil {
 		return err
 	}

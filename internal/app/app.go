@@ -198,7 +198,9 @@ func (s *System) startServices(ctx context.Context, cfg Config) error {
 		}
 		s.HTTPURL = "http://" + ln.Addr().String()
 		gcfg := cfg.Gateway
-		if gcfg.PublicURL == "" {
+		if gcfg.PublicURL == "" && !ln.Addr().(*net.TCPAddr).IP.IsUnspecified() {
+			// Listening on one address: links name it. On 0.0.0.0 or ::
+			// the gateway takes the host from each request instead.
 			gcfg.PublicURL = s.HTTPURL
 		}
 		g, err := gateway.New(gcfg, gateway.Deps{Assets: s.Assets,

@@ -34,11 +34,16 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev events.Event, msgID
 	return ack.Sequence, nil
 }
 
-// DecodeMsg decodes a consumed event and stamps it with its stream sequence.
+// DecodeMsg decodes a consumed event and stamps it with its stream
+// sequence. An event whose envelope names another tenant, job or kind than
+// its subject is invalid: consumers route by subject and fold by envelope.
 func DecodeMsg(msg jetstream.Msg) (events.Event, error) {
 	ev, err := events.Decode(msg.Data())
 	if err != nil {
 		return events.Event{}, err
+	}
+	if ev.Subject() != msg.Subject() {
+		return events.Event{}, fmt.Errorf("%w: a %s of %s/%s published on %s", events.ErrInvalid, ev.Type, ev.Tenant, ev.JobID, msg.Subject())
 	}
 	if md, err := msg.Metadata(); err == nil {
 		ev.Seq = md.Sequence.Stream

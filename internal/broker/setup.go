@@ -190,3 +190,48 @@ func allowAtomic(ctx context.Context, js jetstream.JetStream, stream string) err
 	}
 	return nil
 }
+
+// ErrNotSetUp is returned by [Open] when the server has no jetexport assets.
+var ErrNotSetUp = errors.New("jetexport is not set up on this NATS server (start `jetexport serve`, or a gateway, against it first)")
+
+// Open binds to the assets a service already set up, changing nothing: a
+// client tool (keys, projections) must not reset a cluster's replicas,
+// retention or limits to its own defaults, as [Setup] would.
+func Open(ctx context.Context, js jetstream.JetStream) (*Assets, error) {
+	a := &Assets{JS: js}
+	var err error
+	if a.Stream, err = js.Stream(ctx, events.StreamBulk); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, ErrNotSetUp
+		}
+		return nil, fmt.Errorf("open stream %s: %w", events.StreamBulk, err)
+	}
+	kv := func(name string) (jetstream.KeyValue, error) {
+		b, err := js.KeyValue(ctx, name)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, ErrNotSetUp
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open bucket %s: %w", name, err)
+		}
+		return b, nil
+	}
+	for name, dst := range map[string]*jetstream.KeyValue{events.BucketJobs: &a.Jobs, events.BucketFHIR: &a.FHIR,
+		events.BucketAPIKeys: &a.APIKeys, events.BucketWebhooks: &a.Webhooks, events.BucketSigning: &a.Signing} {
+		if *dst, err = kv(name); err != nil {
+			return nil, err
+		}
+	}
+	if a.Exports, err = js.ObjectStore(ctx, events.ObjectStoreExports); err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, ErrNotSetUp
+		}
+		return nil, fmt.Errorf("open object store %s: %w", events.ObjectStoreExports, err)
+	}
+	cfg := a.Stream.CachedInfo().Config
+	a.Config = Config{Replicas: cfg.Replicas, EventMaxAge: cfg.MaxAge, DuplicateWindow: cfg.Duplicates}
+	if st, err := a.Exports.Status(ctx); err == nil {
+		a.Config.Retention = st.TTL()
+	}
+	return a, nil
+}
