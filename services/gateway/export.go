@@ -35,10 +35,8 @@ func (g *Gateway) startExport(c *fiber.Ctx) error {
 	}
 	jobID := newJobID()
 	ev := toExportRequested(jobID, keyOf(c), p, g.baseURL(c)+c.OriginalURL(), g.now())
-	ctx, cancel := context.WithTimeout(c.UserContext(), g.cfg.PublishTimeout)
-	defer cancel()
-	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(jobID, events.KindRequested, "")); err != nil {
-		return unavailable("the event log", err).withCode("publish_failed")
+	if err := g.requestExport(c.UserContext(), ev); err != nil {
+		return err
 	}
 	g.log.Info().Str("request_id", g.requestID(c)).Str("tenant", string(ev.Tenant)).
 		Str("job_id", jobID).Strs("resource_types", p.ResourceTypes).Msg("export requested")
@@ -69,4 +67,16 @@ func (g *Gateway) baseURL(c *fiber.Ctx) string {
 		return g.cfg.PublicURL
 	}
 	return c.BaseURL()
+}
+
+// requestExport stores a job's ExportRequested in the log and returns once
+// JetStream has acknowledged it: no job exists that the log does not hold.
+// Both doors (/v1 and the FHIR $export) start jobs through it.
+func (g *Gateway) requestExport(ctx context.Context, ev events.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(ev.JobID, events.KindRequested, "")); err != nil {
+		return unavailable("the event log", err).withCode("publish_failed")
+	}
+	return nil
 }
