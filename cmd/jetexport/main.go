@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"projections": {runProjections, "rebuild the job projection from the event log"},
 		"bench":       {runBench, "measure export throughput against the raw JetStream rates"},
 		"webhooks":    {runWebhooks, "receive and verify webhooks locally"},
+		"clients":     {runClients, "register SMART Backend Services clients for the FHIR Bulk Data API"},
 	}
 }
 
