@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -125,10 +126,30 @@ func (x *exporterFlags) register(fs *flag.FlagSet, e *envErrors) {
 	fs.IntVar(&x.cfg.MaxAttempts, "max-attempts", e.int("max-attempts", 5), "attempts before a job fails")
 }
 
-func (x *exporterFlags) config() exporter.Config {
+func (x *exporterFlags) config(stderr io.Writer) exporter.Config {
 	c := x.cfg
 	c.PartMaxBytes = int64(x.mb) << 20
+	c.Pause = pauseHook(os.Getenv("JETEXPORT_TEST_PAUSE_AT"), stderr)
 	return c
+}
+
+// pauseHook reads JETEXPORT_TEST_PAUSE_AT=<point>:<n>, a test-only setting:
+// the n-th time the exporter reaches point, it says so on stderr and stops
+// there for good, so that a crash test can SIGKILL it at that point.
+func pauseHook(spec string, stderr io.Writer) func(string) {
+	point, nth, ok := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nth)
+	if spec == "" || !ok || err != nil || n < 1 {
+		return nil
+	}
+	var seen atomic.Int64
+	return func(p string) {
+		if p != point || seen.Add(1) != int64(n) {
+			return
+		}
+		fmt.Fprintf(stderr, "jetexport: paused at %s:%d\n", point, n)
+		select {}
+	}
 }
 
 func servicesConfig(c commonFlags, log zerolog.Logger, out io.Writer) app.Config {

@@ -31,7 +31,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := app.Config{Services: app.Services{Exporter: true}, Exporter: x.config()}
+	cfg := app.Config{Services: app.Services{Exporter: true}, Exporter: x.config(stderr)}
 	return runServices(ctx, c, cfg, e, stdout, stderr, "exporter")
 }
 

@@ -36,6 +36,12 @@ type Config struct {
 	// RetentionCheck is how often the exporter looks for jobs whose files
 	// have passed the retention (default 1 minute).
 	RetentionCheck time.Duration
+	// Pause, for crash tests only, is called at named points of the work:
+	// "record" (each record read), "part-stored" (a part is in the object
+	// store, its ChunkWritten not yet published), "part-recorded" (after
+	// ChunkWritten), "before-complete" (every type finished, the manifest
+	// not yet published). A test makes it block and kills the process there.
+	Pause func(point string)
 }
 
 func (c Config) withDefaults() Config {
@@ -69,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionCheck == 0 {
 		c.RetentionCheck = time.Minute
+	}
+	if c.Pause == nil {
+		c.Pause = func(string) {}
 	}
 	return c
 }

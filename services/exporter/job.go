@@ -213,6 +213,7 @@ func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID str
 			return nil
 		}
 	}
+	x.cfg.Pause("before-complete")
 	done := &events.ExportCompleted{TransactionTime: st.started.TransactionTime}
 	for _, typ := range types {
 		for _, c := range st.chunks[typ] {
@@ -247,7 +248,7 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		return err
 	}
 	defer scan.Close()
-	src := scanSource{s: scan, progress: &st.progress, typ: typ}
+	src := scanSource{s: scan, progress: &st.progress, typ: typ, pause: x.cfg.Pause}
 	if !sel.Trivial(typ) {
 		src.sel = sel
 	}
@@ -267,6 +268,7 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		if err != nil {
 			return fmt.Errorf("store part %d: %w", n, err)
 		}
+		x.cfg.Pause("part-stored")
 		last, err := split.More(ctx)
 		if err != nil {
 			return err
@@ -277,6 +279,7 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		if err := x.publish(ctx, t, jobID, &c, typ+"."+strconv.Itoa(n)); err != nil {
 			return err
 		}
+		x.cfg.Pause("part-recorded")
 		st.record(c)
 	}
 }
@@ -289,6 +292,7 @@ type scanSource struct {
 	progress *atomic.Int64
 	typ      string
 	sel      *fhir.Selection // nil: every record as stored
+	pause    func(string)
 }
 
 func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
@@ -298,6 +302,7 @@ func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
 			return ndjson.Line{}, err
 		}
 		a.progress.Add(1)
+		a.pause("record")
 		data := r.Data
 		if a.sel != nil {
 			out, keep, err := a.sel.Apply(a.typ, data)
