@@ -15,6 +15,8 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.register(fs, &e, "nats://127.0.0.1:4222")
 	cfg := app.Config{Services: app.Services{Gateway: true, Projector: true}}
 	registerGateway(fs, &e, &cfg.Gateway, &cfg.HTTP)
+	fs.BoolVar(&cfg.Gateway.WebhookPolicy.AllowPrivate, "webhook-allow-private", e.bool("webhook-allow-private", false),
+		"accept webhook URLs on loopback, private and link-local addresses (local development only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	base := servicesConfig(c, log, stdout)
 	cfg.NATSURL, cfg.Broker, cfg.Log, cfg.Out = base.NATSURL, base.Broker, base.Log, base.Out
 	cfg.Exporter = x.config(stderr)
+	cfg.Gateway.WebhookPolicy.AllowPrivate = cfg.Notifier.AllowPrivate
 	sys, err := app.Start(ctx, cfg)
 	if err != nil {
 		return err

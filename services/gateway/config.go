@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/jetexport/jetexport/internal/webhooks"
 )
 
 // Config tunes a [Gateway]. Zero fields take the defaults given in their
@@ -30,6 +32,10 @@ type Config struct {
 	// PublishTimeout bounds the wait for JetStream to acknowledge an event
 	// (default 5s); without an ack the request is answered 503.
 	PublishTimeout time.Duration
+	// WebhookPolicy decides which webhook destinations are allowed (the
+	// same operator setting as the notifier's): https only for live
+	// tenants, no private or loopback addresses unless AllowPrivate.
+	WebhookPolicy webhooks.Policy
 }
 
 // The defaults of [Config].

@@ -33,6 +33,13 @@ func (g *Gateway) startExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if p.WebhookURL != "" {
+		if _, err := g.cfg.WebhookPolicy.CheckURL(c.UserContext(), keyOf(c).Tenant.Mode(), p.WebhookURL); err != nil {
+			e := fail(kindInvalid, "webhookUrl: %v", err)
+			e.details = []detail{{Field: "webhookUrl", Message: err.Error()}}
+			return e
+		}
+	}
 	jobID := newJobID()
 	ev := toExportRequested(jobID, keyOf(c), p, g.baseURL(c)+c.OriginalURL(), g.now())
 	if err := g.requestExport(c.UserContext(), ev); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jetexport/jetexport/internal/apikeys"
 	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/signing"
+	"github.com/jetexport/jetexport/internal/webhooks"
 )
 
 // shutdownTimeout bounds the graceful shutdown of [Gateway.Serve]: open
@@ -47,6 +48,8 @@ type Gateway struct {
 	signer  *signing.Signer
 	limiter *limiter
 	app     *fiber.App
+	// webhooks keeps the tenants' webhook subscriptions.
+	webhooks *webhooks.Store
 }
 
 // New builds a gateway: its API keys and signing keys live in the buckets
@@ -63,7 +66,8 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		deps.Now = time.Now
 	}
 	g := &Gateway{cfg: cfg, assets: deps.Assets, records: deps.Records, log: deps.Log, now: deps.Now,
-		keys: apikeys.New(deps.Assets.APIKeys, deps.Now), limiter: newLimiter(cfg.RateLimit, cfg.RateWindow)}
+		keys: apikeys.New(deps.Assets.APIKeys, deps.Now), limiter: newLimiter(cfg.RateLimit, cfg.RateWindow),
+		webhooks: webhooks.NewStore(deps.Assets.Webhooks, webhooks.StoreConfig{Policy: cfg.WebhookPolicy})}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
 	signer, err := signing.New(ctx, deps.Assets.Signing, deps.Now)

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"sort"
@@ -167,6 +168,21 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	// Health, rate limit, and last the log going away.
 	c.check(t, get("/healthz", ""), true, 200)
+
+	hook := c.check(t, request{method: "POST", path: "/v1/webhooks", key: plain, contentType: "application/json",
+		body: []byte(`{"url":"https://hooks.example.com/jx","events":["export.completed"]}`)}, true, 201)
+	var created struct{ Data struct{ ID string } }
+	if err := json.Unmarshal(hook.body, &created); err != nil || created.Data.ID == "" {
+		t.Fatalf("webhook create answer %s: %v", hook.body, err)
+	}
+	c.check(t, request{method: "POST", path: "/v1/webhooks", key: plain, contentType: "application/json",
+		body: []byte(`{"url":"https://hooks.example.com/jx","events":["export.done"]}`)}, false, 400)
+	c.check(t, get("/v1/webhooks", plain), true, 200)
+	c.check(t, get("/v1/webhooks/default-secret", plain), true, 200)
+	c.check(t, get("/v1/webhooks/"+created.Data.ID, plain), true, 200)
+	c.check(t, request{method: "POST", path: "/v1/webhooks/" + created.Data.ID + "/rotate", key: plain}, true, 200)
+	c.check(t, request{method: "DELETE", path: "/v1/webhooks/" + created.Data.ID, key: plain}, true, 200)
+	c.check(t, get("/v1/webhooks/"+created.Data.ID, plain), true, 404)
 	for range 1000 {
 		h.do(get("/v1/bulk/jobs/"+pending, burner))
 	}

@@ -13,6 +13,11 @@ import (
 //	POST   /v1/bulk/export                   x-api-key  start an export job (202)
 //	GET    /v1/bulk/jobs/:jobId              x-api-key  job status, progress and, when completed, signed links
 //	DELETE /v1/bulk/jobs/:jobId              x-api-key  cancel a job (202)
+//	POST   /v1/webhooks                      x-api-key  subscribe an endpoint (201, secret shown once)
+//	GET    /v1/webhooks[/:id]                x-api-key  list or read subscriptions
+//	GET    /v1/webhooks/default-secret       x-api-key  the secret one-off webhookUrl deliveries are signed with
+//	DELETE /v1/webhooks/:id                  x-api-key  unsubscribe
+//	POST   /v1/webhooks/:id/rotate           x-api-key  new secret; the old one signs too for a grace period
 //	GET    /v1/files/:tenant/:jobId/:name    signature  one NDJSON part (<Type>.<n>.ndjson) or the whole export (export.ndjson)
 //	POST   /fhir                             x-api-key  batch or transaction Bundle
 //	POST   /fhir/:type                       x-api-key  create a record (server-assigned id)
@@ -37,6 +42,14 @@ func (g *Gateway) routes() {
 	bulk.Post("/export", g.startExport)
 	bulk.Get("/jobs/:jobId", g.getJob)
 	bulk.Delete("/jobs/:jobId", g.cancelJob)
+
+	hooks := app.Group("/v1/webhooks", g.authenticate)
+	hooks.Post("/", g.createWebhook)
+	hooks.Get("/", g.listWebhooks)
+	hooks.Get("/default-secret", g.defaultWebhookSecret)
+	hooks.Get("/:id", g.getWebhook)
+	hooks.Delete("/:id", g.deleteWebhook)
+	hooks.Post("/:id/rotate", g.rotateWebhook)
 
 	if g.records != nil {
 		f := app.Group("/fhir", g.authenticate)
