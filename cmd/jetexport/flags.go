@@ -124,6 +124,8 @@ func (x *exporterFlags) register(fs *flag.FlagSet, e *envErrors) {
 	fs.IntVar(&x.mb, "part-max-mb", e.int("part-max-mb", 64), "MiB per NDJSON part")
 	fs.DurationVar(&x.cfg.AckWait, "ack-wait", e.duration("ack-wait", 30*time.Second), "how long a silent worker keeps a job before another takes it over")
 	fs.IntVar(&x.cfg.MaxAttempts, "max-attempts", e.int("max-attempts", 5), "attempts before a job fails")
+	fs.DurationVar(&x.cfg.StuckAfter, "stuck-after", e.duration("stuck-after", 5*time.Minute), "how long a task may read nothing before it is given up as stuck and retried (or failed on its last attempt)")
+	fs.DurationVar(&x.cfg.RetentionCheck, "retention-check", e.duration("retention-check", time.Minute), "how often the exporter looks for jobs whose files passed --retention")
 }
 
 func (x *exporterFlags) config(stderr io.Writer) exporter.Config {
@@ -133,22 +135,39 @@ func (x *exporterFlags) config(stderr io.Writer) exporter.Config {
 	return c
 }
 
-// pauseHook reads JETEXPORT_TEST_PAUSE_AT=<point>:<n>, a test-only setting:
-// the n-th time the exporter reaches point, it says so on stderr and stops
-// there for good, so that a crash test can SIGKILL it at that point.
+// pauseHook reads JETEXPORT_TEST_PAUSE_AT=<point>:<n>[:<hold>], a test-only
+// setting: the n-th time the exporter reaches point, it says so on stderr
+// and stops there, for good (so that a crash test can SIGKILL it at that
+// point) or, given a hold duration, for that long (alive but making no
+// progress, as a hung source would), then goes on.
 func pauseHook(spec string, stderr io.Writer) func(string) {
-	point, nth, ok := strings.Cut(spec, ":")
-	n, err := strconv.Atoi(nth)
-	if spec == "" || !ok || err != nil || n < 1 {
+	parts := strings.Split(spec, ":")
+	if spec == "" || len(parts) < 2 || len(parts) > 3 {
 		return nil
+	}
+	point := parts[0]
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n < 1 {
+		return nil
+	}
+	var hold time.Duration
+	if len(parts) == 3 {
+		if hold, err = time.ParseDuration(parts[2]); err != nil || hold <= 0 {
+			return nil
+		}
 	}
 	var seen atomic.Int64
 	return func(p string) {
 		if p != point || seen.Add(1) != int64(n) {
 			return
 		}
-		fmt.Fprintf(stderr, "jetexport: paused at %s:%d\n", point, n)
-		select {}
+		if hold == 0 {
+			fmt.Fprintf(stderr, "jetexport: paused at %s:%d\n", point, n)
+			select {}
+		}
+		fmt.Fprintf(stderr, "jetexport: paused at %s:%d for %s\n", point, n, hold)
+		time.Sleep(hold)
+		fmt.Fprintf(stderr, "jetexport: resumed at %s:%d\n", point, n)
 	}
 }
 
