@@ -1,0 +1,88 @@
+package crashtest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jetexport/jetexport/events"
+)
+
+// TestCrashResume SIGKILLs an exporter at each point of an export and lets
+// a second exporter process finish it. 60 synthetic patients give 60
+// Patients (one part) and 2,283 Observations (eight parts of 300); the
+// Patient task runs first, so the n-th record or part is known.
+func TestCrashResume(t *testing.T) {
+	tests := []struct {
+		name  string
+		pause string
+		byB   []string // the types exporter-b finishes
+	}{
+		// Record 500 is the 140th of Observation part 2: the part's put is
+		// under way, some of its chunks already stored.
+		{"mid-part", "record:500", []string{"Observation"}},
+		// Observation.2 is in the store, its ChunkWritten not yet published.
+		{"part stored, not recorded", "part-stored:3", []string{"Observation"}},
+		// Patient.1, the type's only part, recorded; the type not yet
+		// recorded finished.
+		{"last part of a type recorded", "part-recorded:1", []string{"Patient", "Observation"}},
+		// Observation.1 recorded, Observation.2 not begun.
+		{"part recorded", "part-recorded:2", []string{"Observation"}},
+		// Every type finished, the manifest not yet published.
+		{"before complete", "before-complete:1", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSystem(t, options{})
+			s.load(60, 1)
+			want := s.stored("Patient", "Observation")
+			a := s.exporter("exporter-a", tt.pause)
+			id := s.kickOff("Patient", "Observation")
+			a.waitLine(t, time.Minute, "paused at "+tt.pause)
+
+			// What the log says was done before the crash, and the
+			// objects of those parts as they are now.
+			recorded := map[string]string{} // object -> NUID
+			objs := s.objects(id)
+			for _, ev := range s.jobEvents(id) {
+				if c, ok := ev.Data.(*events.ChunkWritten); ok {
+					info, ok := objs[c.Object]
+					if !ok {
+						t.Fatalf("%s is recorded but not in the store", c.Object)
+					}
+					recorded[c.Object] = info.NUID
+				}
+			}
+			a.kill()
+			killedAt := time.Now()
+			s.exporter("exporter-b", "")
+
+			evs := s.verifyExport(id, want)
+			t.Logf("finished %s after the kill; %d parts recorded before it", time.Since(killedAt).Round(time.Millisecond), len(recorded))
+
+			// Resumed, not restarted: no part recorded before the kill was
+			// written again.
+			after := s.objects(id)
+			for obj, nuid := range recorded {
+				if info := after[obj]; info == nil || info.NUID != nuid {
+					t.Errorf("%s, recorded before the kill, was written again", obj)
+				}
+			}
+			// exporter-b did what was left, exporter-a the rest.
+			for _, ev := range evs {
+				f, ok := ev.Data.(*events.ExportTaskFinished)
+				if !ok {
+					continue
+				}
+				want := "exporter-a"
+				if slices.Contains(tt.byB, f.ResourceType) {
+					want = "exporter-b"
+				}
+				if f.WorkerID != want {
+					t.Errorf("%s finished by %s, want %s", f.ResourceType, f.WorkerID, want)
+				}
+			}
+		})
+	}
+}
