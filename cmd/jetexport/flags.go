@@ -109,6 +109,7 @@ func registerGateway(fs *flag.FlagSet, e *envErrors, cfg *gateway.Config, http *
 	fs.IntVar(&cfg.RateLimit, "rate-limit", e.int("rate-limit", 120), "requests per --rate-window per API key")
 	fs.DurationVar(&cfg.RateWindow, "rate-window", e.duration("rate-window", time.Minute), "rate limit window")
 	fs.DurationVar(&cfg.URLTTL, "url-ttl", e.duration("url-ttl", time.Hour), "lifetime of signed download URLs")
+	fs.IntVar(&cfg.MaxActiveExports, "max-active-exports", e.int("max-active-exports", gateway.DefaultMaxActiveExports), "exports one tenant may have pending or processing at once; more are answered 429")
 }
 
 // exporterFlags are the exporter's flags.

@@ -36,6 +36,11 @@ type Config struct {
 	// same operator setting as the notifier's): https only for live
 	// tenants, no private or loopback addresses unless AllowPrivate.
 	WebhookPolicy webhooks.Policy
+	// MaxActiveExports is how many exports one tenant may have pending or
+	// processing at once (default 10); a kick-off past it, through either
+	// door, is answered 429 with Retry-After. The count is read from the
+	// event log every gateway shares, so it holds across replicas.
+	MaxActiveExports int
 }
 
 // The defaults of [Config].
@@ -46,6 +51,8 @@ const (
 	DefaultFHIRBodyLimit   = 32 << 20
 	DefaultURLTTL          = time.Hour
 	DefaultPublishTimeout  = 5 * time.Second
+	// DefaultMaxActiveExports is the per-tenant limit of running exports.
+	DefaultMaxActiveExports = 10
 )
 
 // readTimeout bounds the KV and stream reads a request makes.
@@ -69,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.MaxActiveExports == 0 {
+		c.MaxActiveExports = DefaultMaxActiveExports
 	}
 	return c
 }
@@ -105,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 {
 		errs = append(errs, errors.New("publish timeout must not be negative"))
+	}
+	if c.MaxActiveExports < 0 {
+		errs = append(errs, fmt.Errorf("max active exports %d: must not be negative", c.MaxActiveExports))
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -67,7 +68,10 @@ type apiError struct {
 	details []detail
 	// issue overrides the kind's OperationOutcome issue code.
 	issue string
-	err   error
+	// retryAfter, when set, is sent as Retry-After instead of the rate
+	// limit's window.
+	retryAfter time.Duration
+	err        error
 }
 
 func (e *apiError) Error() string {
@@ -86,6 +90,9 @@ func fail(k kind, format string, args ...any) *apiError {
 
 // withCode sets a more specific machine-readable code.
 func (e *apiError) withCode(code string) *apiError { e.code = code; return e }
+
+// retryIn sets the Retry-After the answer carries.
+func (e *apiError) retryIn(d time.Duration) *apiError { e.retryAfter = d; return e }
 
 // because records the cause.
 func (e *apiError) because(err error) *apiError { e.err = err; return e }
@@ -153,7 +160,9 @@ func (g *Gateway) handleError(c *fiber.Ctx, err error) error {
 	}
 	log.Err(e.err).Str("request_id", g.requestID(c)).Str("method", c.Method()).
 		Str("path", c.Path()).Int("status", info.status).Msg(e.message)
-	if e.kind == kindRateLimited {
+	if e.retryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
+	} else if e.kind == kindRateLimited {
 		if q, ok := c.Locals(localQuota).(quota); ok {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(q.retryAfter(g.now())))
 		}

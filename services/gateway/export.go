@@ -9,7 +9,6 @@ import (
 
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/apikeys"
-	"github.com/jetexport/jetexport/internal/broker"
 )
 
 // startedView is the data of a 202 answer to POST /v1/bulk/export.
@@ -78,12 +77,10 @@ func (g *Gateway) baseURL(c *fiber.Ctx) string {
 
 // requestExport stores a job's ExportRequested in the log and returns once
 // JetStream has acknowledged it: no job exists that the log does not hold.
-// Both doors (/v1 and the FHIR $export) start jobs through it.
+// Both doors (/v1 and the FHIR $export) start jobs through it, so both
+// answer 429 when the tenant already runs MaxActiveExports exports.
 func (g *Gateway) requestExport(ctx context.Context, ev events.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
 	defer cancel()
-	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(ev.JobID, events.KindRequested, "")); err != nil {
-		return unavailable("the event log", err).withCode("publish_failed")
-	}
-	return nil
+	return g.admitExport(ctx, ev)
 }
