@@ -27,6 +27,13 @@ type Config struct {
 	// RetryDelay is the first delay before a failed attempt is retried; it
 	// doubles per attempt up to a minute (default 2s).
 	RetryDelay time.Duration
+	// JobTasks is how many of one job's tasks (one resource type each) may
+	// be queued or running at once (default 2). Up to this many workers
+	// share one export; a task of another job waits for at most one of
+	// them to end. Set it to the total of workers (exporter processes times
+	// Concurrency) for the fastest single export, lower to leave room for
+	// other tenants' exports.
+	JobTasks int
 	// Durable names the shared consumer (default "exporter").
 	Durable string
 	// StuckAfter is how long a task may read nothing before its worker
@@ -67,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.RetryDelay == 0 {
 		c.RetryDelay = 2 * time.Second
 	}
+	if c.JobTasks == 0 {
+		c.JobTasks = 2
+	}
 	if c.Durable == "" {
 		c.Durable = "exporter"
 	}
@@ -99,6 +109,9 @@ func (c Config) Validate() error {
 	}
 	if c.StuckAfter < 0 || c.RetentionCheck < 0 {
 		errs = append(errs, errors.New("stuck-after and retention check must not be negative"))
+	}
+	if c.JobTasks < 0 {
+		errs = append(errs, errors.New("job tasks must not be negative"))
 	}
 	if c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max attempts must not be negative"))

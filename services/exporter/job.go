@@ -120,7 +120,8 @@ func (x *Exporter) jobState(ctx context.Context, t events.Tenant, jobID string) 
 }
 
 // plan fixes the job's snapshot (once: every attempt and task reads as of
-// it) and queues a task for each type the log does not have one for.
+// it), finishes the types that have no record, and queues the first
+// Config.JobTasks of the others (see topUp).
 func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log zerolog.Logger) error {
 	if st.req == nil {
 		st.req = req.Data.(*events.ExportRequested)
@@ -145,31 +146,20 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 		st.started = started
 		log.Info().Uint64("snapshot_seq", bound).Int("types", len(started.Totals)).Msg("export started")
 	}
-	types := jobTypes(st.req)
-	empty := 0
-	for i, typ := range types {
+	for _, typ := range jobTypes(st.req) {
 		if st.queued[typ] || st.finished[typ] {
 			continue
 		}
 		// The count ran after the snapshot was fixed, so a type with no key
 		// then has none in the snapshot: it is finished without a task.
 		if n, ok := st.started.Totals[typ]; ok && n == 0 {
-			empty++
 			done := &events.ExportTaskFinished{ResourceType: typ, WorkerID: x.cfg.WorkerID}
 			if err := x.publish(ctx, req.Tenant, req.JobID, done, typ); err != nil {
 				return err
 			}
-			continue
-		}
-		t := &events.ExportTaskQueued{ResourceType: typ, Index: i + 1, Of: len(types)}
-		if err := x.publish(ctx, req.Tenant, req.JobID, t, typ); err != nil {
-			return err
 		}
 	}
-	if empty > 0 {
-		return x.maybeComplete(ctx, req.Tenant, req.JobID, log)
-	}
-	return nil
+	return x.maybeComplete(ctx, req.Tenant, req.JobID, log)
 }
 
 // runTask exports one type, records it finished, and completes the job if
@@ -196,9 +186,10 @@ func (x *Exporter) runTask(ctx context.Context, ev events.Event, typ string, st 
 	return x.maybeComplete(ctx, ev.Tenant, ev.JobID, log)
 }
 
-// maybeComplete publishes the manifest once every type is finished. Every
-// task checks after recording its own end, so the last one to finish sees
-// all the others; two seeing it at once publish one event (same Msg-Id).
+// maybeComplete publishes the manifest once every type is finished, and
+// until then queues the job's next tasks (topUp). Every task checks after
+// recording its own end, so the last one to finish sees all the others;
+// two seeing it at once publish one event (same Msg-Id).
 func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID string, log zerolog.Logger) error {
 	st, err := x.jobState(ctx, t, jobID)
 	if err != nil {
@@ -210,7 +201,7 @@ func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID str
 	types := jobTypes(st.req)
 	for _, typ := range types {
 		if !st.finished[typ] {
-			return nil
+			return x.topUp(ctx, t, jobID, st)
 		}
 	}
 	x.cfg.Pause("before-complete")
