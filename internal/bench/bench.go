@@ -60,6 +60,10 @@ type Result struct {
 	Ratio      float64 // export bytes/s over the slower raw rate
 	PeakRSS    int64   // bytes, highest of the exporter processes
 	Parts      int
+	// Types counts the loaded resources per type: one task each.
+	Types map[string]int
+	// Work is who did the export's tasks and whether a part was recorded twice.
+	Work Work
 }
 
 var tenant = events.TenantOf("bench", events.ModeTest)
@@ -78,6 +82,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			out = append(out, r)
 			print1(cfg.Out, r)
+			printWork(cfg.Out, r)
+			if err := r.Work.check(); err != nil {
+				return out, fmt.Errorf("%d resources, %d exporters: %w", n, x, err)
+			}
 		}
 	}
 	return out, nil
@@ -131,6 +139,7 @@ func runOne(ctx context.Context, cfg Config, n, exporters int) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("load: %w", err)
 	}
+	res.Types = types
 	res.Bytes, res.LoadRate = bytes, float64(n)/time.Since(t0).Seconds()
 
 	t0 = time.Now()
@@ -152,8 +161,10 @@ func runOne(ctx context.Context, cfg Config, n, exporters int) (Result, error) {
 
 	var procs []*exec.Cmd
 	for i := range exporters {
+		// --job-tasks: every exporter may work on the one export at once.
 		p, err := start(ctx, cfg.Binary, "exporter", "--nats-url", url, "--log-level", "warn",
-			"--worker-id", "bench-"+strconv.Itoa(i), "--part-max-resources", strconv.Itoa(cfg.PartMaxResources))
+			"--worker-id", "bench-"+strconv.Itoa(i), "--part-max-resources", strconv.Itoa(cfg.PartMaxResources),
+			"--job-tasks", strconv.Itoa(max(2, exporters)))
 		if err != nil {
 			return res, err
 		}
@@ -171,6 +182,9 @@ func runOne(ctx context.Context, cfg Config, n, exporters int) (Result, error) {
 	res.Parts = done.parts
 	if done.resources != int64(n) {
 		return res, fmt.Errorf("export wrote %d resources, loaded %d", done.resources, n)
+	}
+	if res.Work, err = tally(ctx, js, tenant, done.jobID); err != nil {
+		return res, fmt.Errorf("read the job's events: %w", err)
 	}
 	for _, p := range procs {
 		res.PeakRSS = max(res.PeakRSS, peakRSS(p.Process.Pid))
@@ -277,6 +291,7 @@ func (f fill) Read(p []byte) (int, error) {
 }
 
 type exportDone struct {
+	jobID            string
 	took             time.Duration
 	resources, bytes int64
 	parts            int
@@ -312,7 +327,7 @@ func export(ctx context.Context, a *broker.Assets, nc *nats.Conn, types []string
 		if !ok {
 			return exportDone{}, fmt.Errorf("export failed: %+v", e.Data)
 		}
-		return exportDone{took: took, resources: c.Resources, bytes: c.Bytes, parts: len(c.Files)}, nil
+		return exportDone{jobID: id, took: took, resources: c.Resources, bytes: c.Bytes, parts: len(c.Files)}, nil
 	case <-ctx.Done():
 		return exportDone{}, ctx.Err()
 	case <-time.After(30 * time.Minute):
