@@ -41,6 +41,8 @@ type Config struct {
 	// door, is answered 429 with Retry-After. The count is read from the
 	// event log every gateway shares, so it holds across replicas.
 	MaxActiveExports int
+	// FHIR tunes the Bulk Data door ($export) and its SMART authorization.
+	FHIR FHIRConfig
 }
 
 // The defaults of [Config].
@@ -80,6 +82,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxActiveExports == 0 {
 		c.MaxActiveExports = DefaultMaxActiveExports
 	}
+	c.FHIR = c.FHIR.withDefaults()
 	return c
 }
 
@@ -118,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxActiveExports < 0 {
 		errs = append(errs, fmt.Errorf("max active exports %d: must not be negative", c.MaxActiveExports))
+	}
+	if err := c.FHIR.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jetexport/jetexport/internal/apikeys"
 	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/signing"
+	"github.com/jetexport/jetexport/internal/smart"
 	"github.com/jetexport/jetexport/internal/webhooks"
 )
 
@@ -50,6 +51,10 @@ type Gateway struct {
 	app     *fiber.App
 	// webhooks keeps the tenants' webhook subscriptions.
 	webhooks *webhooks.Store
+	// smart issues and checks SMART access tokens; bulk keeps the FHIR
+	// door's per-export state (polls, deletion, warnings).
+	smart *smart.Server
+	bulk  *bulkJobs
 }
 
 // New builds a gateway: its API keys and signing keys live in the buckets
@@ -75,6 +80,9 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.signer = signer
+	if err := g.setupFHIR(ctx); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.app = fiber.New(fiber.Config{
 		AppName:               "jetexport",
 		DisableStartupMessage: true,

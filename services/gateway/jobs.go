@@ -75,15 +75,25 @@ func (g *Gateway) cancelJob(c *fiber.Ctx) error {
 		return fail(kindConflict, "job %s is already %s; there is nothing to cancel", job.ID, job.Status).
 			withCode("job_" + string(job.Status))
 	}
-	ev := events.New(ulid.Make().String(), g.now(), key.Tenant, job.ID, &events.ExportCancelRequested{By: key.ID})
-	ctx, cancel := context.WithTimeout(c.UserContext(), g.cfg.PublishTimeout)
-	defer cancel()
-	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(job.ID, events.KindCancel, "")); err != nil {
-		return unavailable("the event log", err).withCode("publish_failed")
+	ev, err := g.requestCancel(c.UserContext(), key.Tenant, key.ID, job.ID)
+	if err != nil {
+		return err
 	}
 	g.log.Info().Str("request_id", g.requestID(c)).Str("tenant", string(key.Tenant)).
 		Str("job_id", job.ID).Msg("export cancel requested")
 	return g.respond(c, fiber.StatusAccepted, g.toJobView(events.Apply(job, ev), ""))
+}
+
+// requestCancel records that by asked to cancel a tenant's job; the
+// exporter stops it and removes its parts. Both doors cancel through it.
+func (g *Gateway) requestCancel(ctx context.Context, t events.Tenant, by, jobID string) (events.Event, error) {
+	ev := events.New(ulid.Make().String(), g.now(), t, jobID, &events.ExportCancelRequested{By: by})
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := broker.Publish(ctx, g.assets.JS, ev, events.MsgID(jobID, events.KindCancel, "")); err != nil {
+		return events.Event{}, unavailable("the event log", err).withCode("publish_failed")
+	}
+	return ev, nil
 }
 
 // loadJob reads a tenant's job from the projection or, while the

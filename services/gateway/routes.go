@@ -19,10 +19,22 @@ import (
 //	DELETE /v1/webhooks/:id                  x-api-key  unsubscribe
 //	POST   /v1/webhooks/:id/rotate           x-api-key  new secret; the old one signs too for a grace period
 //	GET    /v1/files/:tenant/:jobId/:name    signature  one NDJSON part (<Type>.<n>.ndjson) or the whole export (export.ndjson)
+//	POST   /v1/clients                       x-api-key  register a SMART Backend Services client (201)
+//	GET    /v1/clients                       x-api-key  list the tenant's SMART clients
+//	DELETE /v1/clients/:clientId             x-api-key  revoke a SMART client
+//	GET    /.well-known/smart-configuration  none       SMART discovery (also under /fhir)
+//	POST   /auth/token                       assertion  SMART token endpoint: client_credentials + private_key_jwt
+//	GET    /fhir/metadata                    none       CapabilityStatement (Bulk Data, SMART token endpoint)
+//	GET    /fhir/$export                     token/key  system-level kick-off (also POST with a Parameters body)
+//	GET    /fhir/Patient/$export             token/key  Patient-level kick-off (also POST)
+//	GET    /fhir/Group/:id/$export           token/key  Group-level kick-off (also POST)
+//	GET    /fhir/bulkstatus/:jobId           token/key  202 + X-Progress while running, 200 + manifest when done
+//	DELETE /fhir/bulkstatus/:jobId           token/key  cancel or discard an export (202)
+//	GET    /fhir/bulkfiles/:tenant/:jobId/:name signature (+ token/key if configured)  one manifest file
 //	POST   /fhir                             x-api-key  batch or transaction Bundle
 //	POST   /fhir/:type                       x-api-key  create a record (server-assigned id)
 //	PUT    /fhir/:type/:id                   x-api-key  create or update a record
-//	GET    /fhir/:type/:id                   x-api-key  read a record
+//	GET    /fhir/:type/:id                   token/key  read a record (a token needs a scope covering the type)
 //	DELETE /fhir/:type/:id                   x-api-key  delete a record
 //
 // Routes under /fhir with a literal segment (such as /fhir/$export or
@@ -51,8 +63,25 @@ func (g *Gateway) routes() {
 	hooks.Delete("/:id", g.deleteWebhook)
 	hooks.Post("/:id/rotate", g.rotateWebhook)
 
+	app.Post("/v1/clients", g.authenticate, g.registerClient)
+	app.Get("/v1/clients", g.authenticate, g.listClients)
+	app.Delete("/v1/clients/:clientId", g.authenticate, g.revokeClient)
+
+	// SMART Backend Services and the FHIR Bulk Data door, before /fhir/:type.
+	app.Get("/.well-known/smart-configuration", g.smartConfiguration)
+	app.Get("/fhir/.well-known/smart-configuration", g.smartConfiguration)
+	app.Post(tokenPath, g.token)
+	app.Get("/fhir/metadata", g.metadata)
+	for _, p := range []string{"/fhir/$export", "/fhir/Patient/$export", "/fhir/Group/:id/$export"} {
+		app.Get(p, g.authenticate, g.kickOff)
+		app.Post(p, g.authenticate, g.kickOff)
+	}
+	app.Get(statusPath+":jobId", g.authenticate, g.bulkStatus)
+	app.Delete(statusPath+":jobId", g.authenticate, g.bulkDelete)
+	app.Get(filesPath+":tenant/:jobId/:name", g.bulkFileAuth, g.bulkFile)
+
 	if g.records != nil {
-		f := app.Group("/fhir", g.authenticate)
+		f := app.Group("/fhir", g.authenticate, g.checkRecordScope)
 		f.Post("/", g.fhirBundle)
 		f.Post("/:type", g.fhirCreate)
 		f.Put("/:type/:id", g.fhirUpdate)
