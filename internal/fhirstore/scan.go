@@ -109,7 +109,11 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 		s.done = true
 		return s, nil
 	}
-	s.cons, err = c.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
+	// Count-limited pulls only: with a byte limit (PullMaxMessagesWithBytesLimit)
+	// a type of large records (ExplanationOfBenefit) ended its pulls on
+	// bytes and the iterator never fetched the type's last message. At 256
+	// messages the client holds at most 256 records (256 KiB of 1 KiB ones).
+	s.cons, err = c.Messages(jetstream.PullMaxMessages(256))
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
 	}
@@ -169,7 +173,7 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		msg, err := s.cons.Next()
+		msg, err := s.cons.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
 		}
