@@ -9,7 +9,8 @@ import (
 )
 
 // binary is the jetexport program every test starts, built once by TestMain
-// (without -race: the processes are what is tested, not instrumented).
+// (without -race: the processes are what is tested, not instrumented), or
+// the one JETEXPORT_CRASHTEST_BIN names.
 var binary string
 
 func TestMain(m *testing.M) {
@@ -17,6 +18,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if binary = os.Getenv("JETEXPORT_CRASHTEST_BIN"); binary != "" {
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "crashtest-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crashtest:", err)
