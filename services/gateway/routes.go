@@ -72,7 +72,9 @@ func (g *Gateway) routes() {
 	app.Get("/fhir/.well-known/smart-configuration", g.smartConfiguration)
 	app.Post(tokenPath, g.token)
 	app.Get("/fhir/metadata", g.metadata)
-	for _, p := range []string{"/fhir/$export", "/fhir/Patient/$export", "/fhir/Group/:id/$export"} {
+	// Fiber matches the raw path: clients that encode the $ are served too.
+	for _, p := range []string{"/fhir/$export", "/fhir/Patient/$export", "/fhir/Group/:id/$export",
+		"/fhir/%24export", "/fhir/Patient/%24export", "/fhir/Group/:id/%24export"} {
 		app.Get(p, g.authenticate, g.kickOff)
 		app.Post(p, g.authenticate, g.kickOff)
 	}
