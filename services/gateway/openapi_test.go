@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/jetexport/jetexport/events"
+	"github.com/jetexport/jetexport/internal/smart"
 	"github.com/jetexport/jetexport/services/gateway"
 )
 
@@ -165,6 +166,29 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check(t, get("/fhir/Patient/p1", plain), true, 410)
 	c.check(t, fhirReq("POST", "/fhir", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","id":"p2"},"request":{"method":"PUT","url":"Patient/p2"}}]}`), true, 200)
 	c.check(t, fhirReq("POST", "/fhir", `{"resourceType":"Patient"}`), true, 400)
+
+	// SMART Backend Services clients.
+	kp, err := smart.GenerateKey(smart.AlgES384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientReq := func(body string) request {
+		return request{method: "POST", path: "/v1/clients", key: plain, contentType: "application/json", body: []byte(body)}
+	}
+	var registered struct {
+		Data struct {
+			ClientID string `json:"clientId"`
+		} `json:"data"`
+	}
+	cr := c.check(t, clientReq(`{"name":"nightly","scope":"system/*.read","jwks":`+string(kp.PublicJWKS)+`}`), true, 201)
+	if err := json.Unmarshal(cr.body, &registered); err != nil {
+		t.Fatal(err)
+	}
+	c.check(t, clientReq(`{"scope":"system/*.write","jwksUrl":"https://client.example/jwks.json"}`), true, 400)
+	c.check(t, get("/v1/clients", plain), true, 200)
+	c.check(t, get("/v1/clients", ""), false, 401)
+	c.check(t, request{method: "DELETE", path: "/v1/clients/" + registered.Data.ClientID, key: plain}, true, 200)
+	c.check(t, request{method: "DELETE", path: "/v1/clients/cli_01JNM4Z8K3W5X9YB2C6D7E8F9G", key: plain}, true, 404)
 
 	// Health, rate limit, and last the log going away.
 	c.check(t, get("/healthz", ""), true, 200)
