@@ -45,9 +45,17 @@ func ParseJWKS(b []byte) ([]jose.JSONWebKey, error) {
 	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
+		Kty  string            `json:"kty"`
+		D    string            `json:"d"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object with a \"keys\" array: %v", ErrInvalidJWKS, err)
+	}
+	switch {
+	case raw.Keys == nil && raw.D != "":
+		return nil, fmt.Errorf("%w: this is a private key (a single JWK); register the public key set instead, {\"keys\":[<public JWK>]}", ErrInvalidJWKS)
+	case raw.Keys == nil && raw.Kty != "":
+		return nil, fmt.Errorf("%w: this is a single JWK; wrap its public form in a key set, {\"keys\":[...]}", ErrInvalidJWKS)
 	}
 	var keys []jose.JSONWebKey
 	var errs []error
