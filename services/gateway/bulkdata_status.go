@@ -54,7 +54,10 @@ func (g *Gateway) bulkStatus(c *fiber.Ctx) error {
 	case st.Polls == 1 || job.Status == events.StatusPending || job.Status == events.StatusProcessing:
 		c.Set(headerXProgress, progressText(job))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((g.cfg.FHIR.MinPollInterval+time.Second-1)/time.Second)))
-		return c.SendStatus(fiber.StatusAccepted)
+		// No body: clients parse the status answer as JSON (the manifest),
+		// and Fiber's default "Accepted" text is not.
+		c.Status(fiber.StatusAccepted)
+		return nil
 	case job.Status == events.StatusCompleted:
 		m, expires := g.toManifest(c, job, st)
 		b, err := marshal(m)

@@ -120,6 +120,9 @@ func running(progress string) func(t *testing.T, r response) {
 		if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
 			t.Errorf("Retry-After %q, want a number of seconds", r.header.Get("Retry-After"))
 		}
+		if len(r.body) != 0 {
+			t.Errorf("a 202 status answer has the body %q; clients parse it as JSON", r.body)
+		}
 	}
 }
 
