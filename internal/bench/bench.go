@@ -64,6 +64,8 @@ type Result struct {
 	Types map[string]int
 	// Work is who did the export's tasks and whether a part was recorded twice.
 	Work Work
+	// CPU is the processor time the server and each exporter used during the export.
+	CPU CPU
 }
 
 var tenant = events.TenantOf("bench", events.ModeTest)
@@ -83,6 +85,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			out = append(out, r)
 			print1(cfg.Out, r)
 			printWork(cfg.Out, r)
+			printCPU(cfg.Out, r)
 			if err := r.Work.check(); err != nil {
 				return out, fmt.Errorf("%d resources, %d exporters: %w", n, x, err)
 			}
@@ -171,10 +174,12 @@ func runOne(ctx context.Context, cfg Config, n, exporters int) (Result, error) {
 		defer stop(p)
 		procs = append(procs, p)
 	}
+	cpu0 := cpuOf(srv, procs)
 	done, err := export(ctx, a, nc, slices.Sorted(maps.Keys(types)))
 	if err != nil {
 		return res, err
 	}
+	res.CPU = cpuOf(srv, procs).since(cpu0)
 	res.ExportTime = done.took
 	res.ExportRate = float64(done.resources) / done.took.Seconds()
 	res.ExportB = float64(done.bytes) / done.took.Seconds()

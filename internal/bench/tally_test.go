@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -45,4 +46,21 @@ func TestCount(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestProcCPU(t *testing.T) {
+	deadline := time.Now().Add(10 * time.Second)
+	x := 0
+	for procCPU(os.Getpid()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("procCPU of this busy process stayed 0")
+		}
+		for i := range 1_000_000 {
+			x += i % 7
+		}
+	}
+	if procCPU(-1) != 0 {
+		t.Error("procCPU of no process is not 0")
+	}
+	_ = x
 }
