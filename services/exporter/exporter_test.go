@@ -50,7 +50,7 @@ func system(tb testing.TB, a *broker.Assets, cfg exporter.Config) context.Cancel
 		tb.Fatal(err)
 	}
 	wg.Go(func() { _ = p.Run(ctx) })
-	x, err := exporter.New(cfg, exporter.Deps{Assets: a, Log: zerolog.New(zerolog.NewTestWriter(tb)).With().Timestamp().Logger()})
+	x, err := exporter.New(cfg, exporter.Deps{Assets: a, Log: zerolog.New(zerolog.NewTestWriter(tb)).Level(zerolog.WarnLevel)})
 	if err != nil {
 		tb.Fatal(err)
 	}
