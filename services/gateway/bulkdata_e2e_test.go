@@ -33,15 +33,36 @@ type fixture struct {
 	patients map[string][]string // Type/id -> compartment patients
 	groupID  string
 	members  []string
-	perType  map[string]int
+	// loadedPatients are the patients of the files read.
+	loadedPatients []string
+	perType        map[string]int
 }
 
-func readFixture(tb testing.TB) fixture {
+// fixtureFiles returns the fixture's files: all of them, or under the race
+// detector (ten times slower) the three smallest patients and the shared
+// Organizations and Practitioners, without the Group.
+func fixtureFiles(tb testing.TB) []string {
 	tb.Helper()
 	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.json"))
 	if len(files) == 0 {
 		tb.Skipf("fixtures absent: %s holds no bundles", fixtureDir)
 	}
+	if !raceEnabled {
+		return files
+	}
+	var small []string
+	for _, f := range files {
+		for _, prefix := range []string{"Fannie_Waelchi", "Dwain_McGlynn", "Wm_Bergstrom", "hospitalInformation", "practitionerInformation"} {
+			if strings.HasPrefix(filepath.Base(f), prefix) {
+				small = append(small, f)
+			}
+		}
+	}
+	return small
+}
+
+func readFixture(tb testing.TB, files []string) fixture {
+	tb.Helper()
 	fx := fixture{records: map[string]bool{}, patients: map[string][]string{}, perType: map[string]int{}}
 	add := func(typ, id string, raw []byte) {
 		key := typ + "/" + id
@@ -66,6 +87,9 @@ func readFixture(tb testing.TB) fixture {
 		if b, err := fhir.ParseBundle(body); err == nil {
 			for _, e := range b.Entries {
 				add(e.Type, e.ID, e.Resource.Raw)
+				if e.Type == "Patient" {
+					fx.loadedPatients = append(fx.loadedPatients, e.ID)
+				}
 			}
 			continue
 		}
@@ -110,7 +134,8 @@ func TestBulkDataEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the 100-patient fixture")
 	}
-	fx := readFixture(t)
+	files := fixtureFiles(t)
+	fx := readFixture(t, files)
 	cfg := app.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", Services: app.All,
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
 	cfg.Gateway.FHIR.MinPollInterval = time.Millisecond // the test polls fast
@@ -134,7 +159,7 @@ func TestBulkDataEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	st, err := l.LoadPaths(context.Background(), []string{fixtureDir}, nil)
+	st, err := l.LoadPaths(context.Background(), files, nil)
 	if err != nil {
 		t.Fatalf("load: %v (%+v)", err, st)
 	}
@@ -145,7 +170,7 @@ func TestBulkDataEndToEnd(t *testing.T) {
 
 	t.Run("system level, bearer token, every record once", func(t *testing.T) {
 		got := exportAll(t, h, cred{bearer: token}, request{method: "GET", path: "/fhir/$export"})
-		if len(got) != len(fx.records) || len(got) != 38473 {
+		if len(got) != len(fx.records) || !raceEnabled && len(got) != 38473 {
 			t.Errorf("exported %d records, want %d (38,473 distinct in the fixture)", len(got), len(fx.records))
 		}
 		perType := map[string]int{}
@@ -163,11 +188,14 @@ func TestBulkDataEndToEnd(t *testing.T) {
 		t.Logf("per type: %v", perType)
 	})
 	t.Run("group level, API key, the members' compartments", func(t *testing.T) {
+		if fx.groupID == "" {
+			t.Skip("the Group is not loaded under the race detector")
+		}
 		got := exportAll(t, h, cred{key: key}, request{method: "GET", path: "/fhir/Group/" + fx.groupID + "/$export"})
 		wantSame(t, got, fx.inCompartments(fx.members))
 	})
 	t.Run("patient level, patient parameter, their compartments only", func(t *testing.T) {
-		picked := fx.members[:3]
+		picked := fx.loadedPatients[:3]
 		body := `{"resourceType":"Parameters","parameter":[`
 		for i, p := range picked {
 			if i > 0 {
@@ -179,7 +207,7 @@ func TestBulkDataEndToEnd(t *testing.T) {
 		got := exportAll(t, h, cred{bearer: token}, request{method: "POST", path: "/fhir/Patient/$export",
 			contentType: "application/fhir+json", body: []byte(body)})
 		want := fx.inCompartments(picked)
-		if len(want) == 0 || len(want) == len(fx.patients) {
+		if len(want) == 0 || !raceEnabled && len(want) == len(fx.patients) {
 			t.Fatalf("%d records in 3 patients' compartments: the check would prove nothing", len(want))
 		}
 		wantSame(t, got, want)
