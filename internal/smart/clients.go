@@ -24,8 +24,6 @@ var (
 	ErrInvalidClient = errors.New("invalid client registration")
 	// ErrUnknownClient: no client has this id (for this tenant).
 	ErrUnknownClient = errors.New("unknown client")
-	// ErrRevokedClient: the client was revoked and may get no more tokens.
-	ErrRevokedClient = errors.New("client revoked")
 )
 
 // Client is a registered SMART Backend Services client: a tenant's system
