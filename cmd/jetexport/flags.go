@@ -109,6 +109,12 @@ func registerGateway(fs *flag.FlagSet, e *envErrors, cfg *gateway.Config, http *
 	fs.IntVar(&cfg.RateLimit, "rate-limit", e.int("rate-limit", 120), "requests per --rate-window per API key")
 	fs.DurationVar(&cfg.RateWindow, "rate-window", e.duration("rate-window", time.Minute), "rate limit window")
 	fs.DurationVar(&cfg.URLTTL, "url-ttl", e.duration("url-ttl", time.Hour), "lifetime of signed download URLs")
+	fs.BoolVar(&cfg.FHIR.RequiresAccessToken, "fhir-files-require-token", e.bool("fhir-files-require-token", false),
+		"FHIR $export file URLs also need the caller's bearer token or API key (the manifest's requiresAccessToken)")
+	fs.DurationVar(&cfg.FHIR.MinPollInterval, "fhir-min-poll-interval", e.duration("fhir-min-poll-interval", time.Second),
+		"least time between two polls of a $export status URL; faster polls answer 429 with Retry-After")
+	fs.DurationVar(&cfg.FHIR.SMART.TokenTTL, "token-ttl", e.duration("token-ttl", 5*time.Minute),
+		"lifetime of SMART Backend Services access tokens")
 	fs.IntVar(&cfg.MaxActiveExports, "max-active-exports", e.int("max-active-exports", gateway.DefaultMaxActiveExports), "exports one tenant may have pending or processing at once; more are answered 429")
 }
 
