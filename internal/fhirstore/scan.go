@@ -112,9 +112,10 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	}
 	// Count-limited pulls only: with a byte limit (PullMaxMessagesWithBytesLimit)
 	// a type of large records (ExplanationOfBenefit) ended its pulls on
-	// bytes and the iterator never fetched the type's last message. At 256
-	// messages the client holds at most 256 records (256 KiB of 1 KiB ones).
-	s.cons, err = c.Messages(jetstream.PullMaxMessages(256))
+	// bytes and the iterator never fetched the type's last message. The
+	// count keeps about 4 MiB in flight at the stream's average record
+	// size: a deep pipeline for small records, bounded memory for large.
+	s.cons, err = c.Messages(jetstream.PullMaxMessages(pullBatch(ctx, js)))
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
 	}
@@ -123,6 +124,21 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	// costs a timer per message, a third of the scan's speed.)
 	s.unwatch = context.AfterFunc(ctx, s.cons.Stop)
 	return s, nil
+}
+
+// pullBatch returns how many records a scan keeps in flight: about 4 MiB
+// at the records stream's average message size, from 64 to 1,000.
+func pullBatch(ctx context.Context, js jetstream.JetStream) int {
+	const inFlight, lo, hi = 4 << 20, 64, 1000
+	str, err := js.Stream(ctx, fhirStream)
+	if err != nil {
+		return lo
+	}
+	st := str.CachedInfo().State
+	if st.Msgs == 0 {
+		return hi
+	}
+	return int(min(max(inFlight/max(st.Bytes/st.Msgs, 1), lo), hi))
 }
 
 // Total returns how many keys of the type the scan found at its start,

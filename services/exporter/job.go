@@ -255,7 +255,8 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		part := split.Next(ctx)
 		name := events.ObjectName(t, jobID, typ, n)
 		info, err := x.a.Exports.Put(ctx, jetstream.ObjectMeta{Name: name,
-			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}}}, part)
+			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}},
+			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, part)
 		if err != nil {
 			return fmt.Errorf("store part %d: %w", n, err)
 		}
@@ -274,6 +275,10 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		st.record(c)
 	}
 }
+
+// partChunk is the object store chunk of a part: larger than the default
+// 128 KiB so a part is fewer messages, well under the 1 MiB max payload.
+const partChunk = 512 << 10
 
 // scanSource adapts a scan to the splitter's source: it counts progress
 // and applies the job's selection (compartment, _typeFilter, _elements)
