@@ -58,7 +58,13 @@ func hermeticEnv(extra ...string) []string {
 // process is killed at cleanup, and its output logged if the test failed.
 func start(tb testing.TB, name string, env []string, args ...string) *proc {
 	tb.Helper()
-	cmd := exec.Command(binary, args...)
+	return startProgram(tb, binary, name, env, args...)
+}
+
+// startProgram starts program as start does.
+func startProgram(tb testing.TB, program, name string, env []string, args ...string) *proc {
+	tb.Helper()
+	cmd := exec.Command(program, args...)
 	cmd.Env = hermeticEnv(env...)
 	p := &proc{name: name, cmd: cmd, out: &output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

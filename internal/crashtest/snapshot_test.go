@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetexport/jetexport/events"
-	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/natstest"
 )
 
@@ -163,7 +159,7 @@ func TestSnapshotUnderWrites(t *testing.T) {
 		t.Fatal("no ExportStarted")
 	}
 	tt := started.TransactionTime
-	want := s.asOf("Observation", started.SnapshotSeq)
+	want := s.asOf(started.SnapshotSeq, "Observation")
 	lines := s.exportLines(j)
 	checkLines(t, lines, want)
 
@@ -216,42 +212,4 @@ func (w *writer) done() []write {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]write(nil), w.writes...)
-}
-
-// asOf reads the fhir bucket's stream from its start and returns each
-// record of typ as of stream sequence seq: the snapshot an export whose
-// bound is seq must hold.
-func (s *system) asOf(typ string, seq uint64) map[string][]byte {
-	s.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := s.js.OrderedConsumer(ctx, broker.FHIRStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$KV." + events.BucketFHIR + "." + events.RecordKey(tenant, typ, ">")},
-	})
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for {
-		msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			s.tb.Fatalf("read the records stream: %v", err)
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			s.tb.Fatal(err)
-		}
-		if md.Sequence.Stream > seq {
-			return out
-		}
-		ref := refOf(s.tb, msg.Subject()[len("$KV."+events.BucketFHIR+"."):])
-		if op := msg.Headers().Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			delete(out, ref)
-		} else {
-			out[ref] = bytes.Clone(msg.Data())
-		}
-		if md.NumPending == 0 {
-			return out
-		}
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -179,10 +180,16 @@ func (s *system) kickOff(types ...string) string {
 	return d.JobID
 }
 
-// job reads a job as a client does.
+// job reads a job as a client does, retrying while the gateway answers
+// 503 (a cluster electing a leader).
 func (s *system) job(id string) jobView {
 	s.tb.Helper()
-	status, data := s.do("GET", "/v1/bulk/jobs/"+id, nil)
+	var status int
+	var data json.RawMessage
+	natstest.Eventually(s.tb, 30*time.Second, "the gateway stayed unavailable", func() bool {
+		status, data = s.do("GET", "/v1/bulk/jobs/"+id, nil)
+		return status != http.StatusServiceUnavailable
+	})
 	if status != http.StatusOK {
 		s.tb.Fatalf("GET job %s: %d %s", id, status, data)
 	}
@@ -213,26 +220,7 @@ func (s *system) waitStatus(id string, timeout time.Duration, statuses ...string
 // bucket, by Type/id: what an export started now must hold.
 func (s *system) stored(types ...string) map[string][]byte {
 	s.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var filters []string
-	for _, t := range types {
-		filters = append(filters, events.RecordKey(tenant, t, ">"))
-	}
-	w, err := s.a.FHIR.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
-	if err != nil {
-		s.tb.Fatalf("watch records: %v", err)
-	}
-	defer func() { _ = w.Stop() }()
-	out := map[string][]byte{}
-	for e := range w.Updates() {
-		if e == nil {
-			return out
-		}
-		out[refOf(s.tb, e.Key())] = bytes.Clone(e.Value())
-	}
-	s.tb.Fatalf("record watch ended early: %v", ctx.Err())
-	return nil
+	return s.asOf(math.MaxUint64, types...)
 }
 
 // refOf turns a record key <tenant>.<Type>.<id> into Type/id.
@@ -248,12 +236,17 @@ func refOf(tb testing.TB, key string) string {
 // jobEvents reads one job's events from the BULK stream.
 func (s *system) jobEvents(id string) []events.Event {
 	s.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	evs, err := broker.JobEvents(ctx, s.js, tenant, id)
-	if err != nil {
-		s.tb.Fatalf("job events: %v", err)
-	}
+	var evs []events.Event
+	natstest.Eventually(s.tb, time.Minute, "the job's events cannot be read", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if evs, err = broker.JobEvents(ctx, s.js, tenant, id); err != nil {
+			// TestJobEventsInCluster shows why this retries.
+			s.tb.Logf("read the events of %s: %v; again", id, err)
+		}
+		return err == nil
+	})
 	return evs
 }
 
@@ -276,4 +269,70 @@ func (s *system) waitEvent(id string, timeout time.Duration, kind events.Kind) e
 		return err == nil
 	})
 	return ev
+}
+
+// asOf reads the fhir bucket's stream from its start and returns each
+// record of types as of stream sequence seq (deletes applied): the
+// snapshot an export whose bound is seq must hold. A read that fails (a
+// cluster moving a leader) is started again.
+func (s *system) asOf(seq uint64, types ...string) map[string][]byte {
+	s.tb.Helper()
+	var out map[string][]byte
+	var err error
+	natstest.Eventually(s.tb, time.Minute, "the records stream cannot be read", func() bool {
+		out, err = s.readAsOf(seq, types)
+		if err != nil {
+			s.tb.Logf("read the records stream: %v; again", err)
+		}
+		return err == nil
+	})
+	return out
+}
+
+func (s *system) readAsOf(seq uint64, types []string) (map[string][]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prefix := "$KV." + events.BucketFHIR + "."
+	var filters []string
+	for _, t := range types {
+		filters = append(filters, prefix+events.RecordKey(tenant, t, ">"))
+	}
+	c, err := s.js.OrderedConsumer(ctx, broker.FHIRStream, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Messages, not Next: an ordered consumer makes a new server-side
+	// consumer for every Fetch or Next, and in a cluster a pull on a
+	// consumer just made can answer "no responders".
+	it, err := c.Messages()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Stop()
+	out := map[string][]byte{}
+	for pending := info.NumPending; pending > 0; {
+		msg, err := it.Next(jetstream.NextMaxWait(10 * time.Second))
+		if err != nil {
+			return nil, err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		if md.Sequence.Stream > seq {
+			break
+		}
+		pending = md.NumPending
+		ref := refOf(s.tb, strings.TrimPrefix(msg.Subject(), prefix))
+		if op := msg.Headers().Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			delete(out, ref)
+		} else {
+			out[ref] = bytes.Clone(msg.Data())
+		}
+	}
+	return out, nil
 }
