@@ -10,26 +10,29 @@ import (
 
 // TestCrashResume SIGKILLs an exporter at each point of an export and lets
 // a second exporter process finish it. 60 synthetic patients give 60
-// Patients (one part) and 2,283 Observations (eight parts of 300); the
-// Patient task runs first, so the n-th record or part is known.
+// Patients (one part) and 2,283 Observations (eight parts of 300, unless
+// a case says otherwise); the Patient task runs first, so the n-th record
+// or part is known.
 func TestCrashResume(t *testing.T) {
 	tests := []struct {
 		name  string
 		pause string
 		byB   []string // the types exporter-b finishes
+		flags []string // exporter-a's own
 	}{
-		// Record 500 is the 140th of Observation part 2: the part's put is
-		// under way, some of its chunks already stored.
-		{"mid-part", "record:500", []string{"Observation"}},
+		// With parts of 2,000, record 1,500 is the 1,440th of Observation
+		// part 1: the part's put is under way, two of its 512 KiB chunks
+		// already stored.
+		{"mid-part", "record:1500", []string{"Observation"}, []string{"--part-max-resources", "2000"}},
 		// Observation.2 is in the store, its ChunkWritten not yet published.
-		{"part stored, not recorded", "part-stored:3", []string{"Observation"}},
+		{"part stored, not recorded", "part-stored:3", []string{"Observation"}, nil},
 		// Patient.1, the type's only part, recorded; the type not yet
 		// recorded finished.
-		{"last part of a type recorded", "part-recorded:1", []string{"Patient", "Observation"}},
+		{"last part of a type recorded", "part-recorded:1", []string{"Patient", "Observation"}, nil},
 		// Observation.1 recorded, Observation.2 not begun.
-		{"part recorded", "part-recorded:2", []string{"Observation"}},
+		{"part recorded", "part-recorded:2", []string{"Observation"}, nil},
 		// Every type finished, the manifest not yet published.
-		{"before complete", "before-complete:1", nil},
+		{"before complete", "before-complete:1", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,7 +40,7 @@ func TestCrashResume(t *testing.T) {
 			s := newSystem(t, options{})
 			s.load(60, 1)
 			want := s.stored("Patient", "Observation")
-			a := s.exporter("exporter-a", tt.pause)
+			a := s.exporter("exporter-a", tt.pause, tt.flags...)
 			id := s.kickOff("Patient", "Observation")
 			a.waitLine(t, time.Minute, "paused at "+tt.pause)
 
