@@ -70,42 +70,21 @@ func LastEvent(ctx context.Context, s jetstream.Stream, t events.Tenant, jobID s
 }
 
 // JobEvents returns every event of one job in stream order, read from the
-// log with an ordered consumer. It is how a worker learns what an earlier
+// log with batched direct gets. It is how a worker learns what an earlier
 // attempt of the job already did.
 func JobEvents(ctx context.Context, js jetstream.JetStream, t events.Tenant, jobID string) ([]events.Event, error) {
-	c, err := js.OrderedConsumer(ctx, events.StreamBulk, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.JobSubjects(t, jobID)},
+	var out []events.Event
+	err := ReadSubject(ctx, js, events.StreamBulk, events.JobSubjects(t, jobID), func(msg *nats.Msg, seq uint64) error {
+		ev, err := events.Decode(msg.Data)
+		if err != nil {
+			return nil // a malformed event is the projector's to report
+		}
+		ev.Seq = seq
+		out = append(out, ev)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read events of %s: %w", jobID, err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read events of %s: %w", jobID, err)
-	}
-	var out []events.Event
-	pending := info.NumPending
-	for pending > 0 {
-		batch, err := c.Fetch(int(min(pending, 256)), jetstream.FetchContext(ctx))
-		if err != nil {
-			return nil, fmt.Errorf("read events of %s: %w", jobID, err)
-		}
-		for msg := range batch.Messages() {
-			md, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			pending = md.NumPending
-			ev, err := events.Decode(msg.Data())
-			if err != nil {
-				continue // a malformed event is the projector's to report
-			}
-			ev.Seq = md.Sequence.Stream
-			out = append(out, ev)
-		}
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read events of %s: %w", jobID, err)
-		}
 	}
 	return out, nil
 }

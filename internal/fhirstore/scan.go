@@ -8,9 +8,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetexport/jetexport/events"
+	"github.com/jetexport/jetexport/internal/broker"
 )
 
 // fhirStream is the stream behind the fhir bucket.
@@ -278,47 +280,19 @@ func changedSince(ctx context.Context, js jetstream.JetStream, filter string, sp
 	if str.CachedInfo().State.LastSeq <= spec.UpTo {
 		return nil, nil
 	}
-	c, err := js.OrderedConsumer(ctx, fhirStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{filter},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       spec.UpTo + 1,
-		HeadersOnly:       true,
-		InactiveThreshold: 30 * time.Second,
+	// Direct gets, not a consumer: a consumer created per read may not
+	// answer yet on a clustered stream.
+	seen := map[string]bool{}
+	var subjects []string
+	err = broker.ReadSubjectFrom(ctx, js, fhirStream, filter, spec.UpTo+1, func(msg *nats.Msg, _ uint64) error {
+		if subj := broker.StoredSubject(msg); !seen[subj] {
+			seen[subj] = true
+			subjects = append(subjects, subj)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
-	}
-	defer deleteConsumer(js, info.Name)
-	seen := map[string]bool{}
-	var subjects []string
-	for pending := info.NumPending; pending > 0; {
-		batch, err := c.Fetch(int(min(pending, 1000)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
-		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			md, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			pending = md.NumPending
-			if subj := msg.Subject(); !seen[subj] {
-				seen[subj] = true
-				subjects = append(subjects, subj)
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
-		}
-		if n == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("scan %s changes: %w", spec.Type, ctx.Err())
-		}
 	}
 	var out []Record
 	for chunk := range slices.Chunk(subjects, multiLastLimit) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -155,49 +156,25 @@ func Fold(ctx context.Context, kv jetstream.KeyValue, ev events.Event) error {
 
 // Rebuild replays the whole log from its first event into kv, which should
 // be empty (a fresh bucket), and returns how many events it read. The live
-// projector is not involved: compare or swap the result as needed.
+// projector is not involved: compare or swap the result as needed. It
+// reads with batched direct gets, which answer on any replica of a
+// clustered stream and never end short without an error.
 func Rebuild(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (int, error) {
-	c, err := js.OrderedConsumer(ctx, events.StreamBulk, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.AllSubjects},
+	n := 0
+	err := broker.ReadSubject(ctx, js, events.StreamBulk, events.AllSubjects, func(msg *nats.Msg, seq uint64) error {
+		ev, err := events.Decode(msg.Data)
+		if err != nil || ev.Subject() != broker.StoredSubject(msg) {
+			return nil // the live projector terminates and reports it
+		}
+		ev.Seq = seq
+		if err := Fold(ctx, kv, ev); err != nil {
+			return err
+		}
+		n++
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("rebuild: %w", err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild: %w", err)
-	}
-	n := 0
-	for pending := info.NumPending; pending > 0; {
-		batch, err := c.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return n, fmt.Errorf("rebuild: %w", err)
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			md, err := msg.Metadata()
-			if err != nil {
-				return n, err
-			}
-			pending = md.NumPending
-			ev, err := broker.DecodeMsg(msg)
-			if err != nil {
-				continue
-			}
-			if err := Fold(ctx, kv, ev); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if err := batch.Error(); err != nil {
-			return n, fmt.Errorf("rebuild: %w", err)
-		}
-		if got == 0 && ctx.Err() != nil {
-			// An empty fetch under load is not the end of the log: only
-			// the pending count says that. Stop short only with an error.
-			return n, fmt.Errorf("rebuild stopped with %d events left: %w", pending, ctx.Err())
-		}
+		return n, fmt.Errorf("rebuild after %d events: %w", n, err)
 	}
 	return n, nil
 }
