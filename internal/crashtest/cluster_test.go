@@ -233,7 +233,7 @@ func TestJobEventsInCluster(t *testing.T) {
 		publish(&events.ChunkWritten{ResourceType: "Observation", Part: n, Object: events.ObjectName(tenant, id, "Observation", n)}, fmt.Sprint(n))
 	}
 	failed := 0
-	for range 30 {
+	for range 60 {
 		evs, err := broker.JobEvents(ctx, js, tenant, id)
 		switch {
 		case err != nil:
@@ -244,6 +244,6 @@ func TestJobEventsInCluster(t *testing.T) {
 		}
 	}
 	if failed > 0 {
-		t.Errorf("%d of 30 reads of the job's events failed", failed)
+		t.Errorf("%d of 60 reads of the job's events failed", failed)
 	}
 }

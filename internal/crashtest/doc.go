@@ -14,5 +14,8 @@
 // with a reason; the job projection survives a killed projector and a
 // deleted bucket; and a 3-node cluster loses nothing when one node dies.
 //
+// TestMain builds cmd/jetexport and natsnode (one embedded NATS server per
+// process, for the cluster tests) once per run, without -race; set
+// JETEXPORT_CRASHTEST_BIN to a prebuilt jetexport to test that instead.
 // The package has no API: everything is in its tests.
 package crashtest

@@ -74,6 +74,14 @@ func TestProjection(t *testing.T) {
 	if j := s.waitStatus(running, time.Minute, "completed", "failed"); j.Status != "completed" {
 		t.Fatalf("running job ended %s", j.Status)
 	}
+	// Held still for 6 s, three times its AckWait, the healthy export was
+	// never handed to another attempt: its heartbeats kept it.
+	x.waitLine(t, 10*time.Second, "export completed")
+	for line := range strings.Lines(x.out.String()) {
+		if strings.Contains(line, running) && strings.Contains(line, `"attempt":`) && !strings.Contains(line, `"attempt":1,`) {
+			t.Errorf("the running export was redelivered: %s", line)
+		}
+	}
 	for _, id := range []string{done, cancelled, running} {
 		s.checkProjection(id)
 	}
