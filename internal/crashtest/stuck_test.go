@@ -35,12 +35,13 @@ func TestStuck(t *testing.T) {
 	t.Run("fails on the last attempt", func(t *testing.T) {
 		t.Parallel()
 		s := newSystem(t, options{})
-		s.load(20, 4)
-		// The only exporter holds record 100 for 4 s, well past
-		// --stuck-after, and has one attempt.
-		a := s.exporter("exporter-a", "record:100:4s", "--stuck-after", "1s", "--max-attempts", "1")
+		s.load(60, 4)
+		// The only exporter holds record 1,500 for 4 s, well past
+		// --stuck-after, and has one attempt. Parts of 2,000: the part's
+		// put has stored two 512 KiB chunks when the watchdog ends it.
+		a := s.exporter("exporter-a", "record:1500:4s", "--stuck-after", "1s", "--max-attempts", "1", "--part-max-resources", "2000")
 		id := s.kickOff("Observation")
-		a.waitLine(t, time.Minute, "paused at record:100")
+		a.waitLine(t, time.Minute, "paused at record:1500")
 		j := s.waitStatus(id, time.Minute, "completed", "failed")
 		if j.Status != "failed" || j.Error == nil || j.Error.Code != "stuck" || j.Error.Message == "" {
 			t.Fatalf("job %s, error %+v: want failed with code stuck and a message", j.Status, j.Error)
