@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/broker"
@@ -89,15 +90,17 @@ func (c *cluster) urls() string {
 	return strings.Join(u, ",")
 }
 
-// waitReady waits until JetStream answers (a meta leader is elected).
+// waitReady waits until JetStream can place a stream on every node: the
+// meta group has a leader and knows all the peers.
 func (c *cluster) waitReady() {
 	c.tb.Helper()
 	_, js := natstest.Connect(c.tb, c.urls())
-	natstest.Eventually(c.tb, time.Minute, "the cluster's JetStream never became available", func() bool {
+	natstest.Eventually(c.tb, time.Minute, "the cluster never took a stream of 3 replicas", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, err := js.AccountInfo(ctx)
-		return err == nil
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "CRASHTEST_READY",
+			Subjects: []string{"crashtest.ready"}, Replicas: len(c.nodes), Storage: jetstream.MemoryStorage})
+		return err == nil && js.DeleteStream(ctx, "CRASHTEST_READY") == nil
 	})
 }
 
