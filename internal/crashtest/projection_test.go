@@ -49,7 +49,7 @@ func TestProjection(t *testing.T) {
 	evs := s.jobEvents(running)
 	last := evs[len(evs)-1].Seq
 	natstest.Eventually(t, 30*time.Second, "the projector never caught up", func() bool {
-		return s.waitProjected(running) >= last
+		return s.projectedSeq(running) >= last
 	})
 
 	s.gw.kill()
@@ -76,9 +76,18 @@ func TestProjection(t *testing.T) {
 	}
 	// Held still for 6 s, three times its AckWait, the healthy export was
 	// never handed to another attempt: its heartbeats kept it.
-	x.waitLine(t, 10*time.Second, "export completed")
-	for line := range strings.Lines(x.out.String()) {
-		if strings.Contains(line, running) && strings.Contains(line, `"attempt":`) && !strings.Contains(line, `"attempt":1,`) {
+	var lines []string
+	natstest.Eventually(t, 10*time.Second, "the exporter never logged the export completed", func() bool {
+		lines = nil
+		for line := range strings.Lines(x.out.String()) {
+			if strings.Contains(line, running) && strings.Contains(line, `"attempt":`) {
+				lines = append(lines, line)
+			}
+		}
+		return len(lines) > 0 && strings.Contains(lines[len(lines)-1], "export completed")
+	})
+	for _, line := range lines {
+		if !strings.Contains(line, `"attempt":1,`) {
 			t.Errorf("the running export was redelivered: %s", line)
 		}
 	}
@@ -137,8 +146,8 @@ func (s *system) recordDeliveries(id string, stop <-chan struct{}) {
 	}
 }
 
-// waitProjected returns the LastSeq of the job's document (0 if none).
-func (s *system) waitProjected(id string) uint64 {
+// projectedSeq returns the LastSeq of the job's document (0 if none).
+func (s *system) projectedSeq(id string) uint64 {
 	s.tb.Helper()
 	jobs, err := s.js.KeyValue(context.Background(), events.BucketJobs)
 	if err != nil {
