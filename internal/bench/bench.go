@@ -208,7 +208,17 @@ func load(ctx context.Context, js jetstream.JetStream, seed int64, n int) (map[s
 		v := make([]byte, 0, len(r.JSON)+len(stamp))
 		v = append(append(v, r.JSON[:len(r.JSON)-1]...), stamp...)
 		bytes += int64(len(v))
-		_, err := js.PublishAsync("$KV."+events.BucketFHIR+"."+events.RecordKey(tenant, r.Type, r.ID), v)
+		subject := "$KV." + events.BucketFHIR + "." + events.RecordKey(tenant, r.Type, r.ID)
+		_, err := js.PublishAsync(subject, v)
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			// The server is behind (a busy machine): let it catch up once.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			_, err = js.PublishAsync(subject, v)
+		}
 		return err
 	})
 	if err != nil {
