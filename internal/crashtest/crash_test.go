@@ -59,7 +59,9 @@ func TestCrashResume(t *testing.T) {
 			}
 			a.kill()
 			killedAt := time.Now()
-			s.exporter("exporter-b", "")
+			// exporter-b sweeps chunk sets left by a put that never finished
+			// once they have been silent for --stuck-after.
+			s.exporter("exporter-b", "", "--stuck-after", "3s", "--retention-check", "500ms")
 
 			evs := s.verifyExport(id, want)
 			t.Logf("finished %s after the kill; %d parts recorded before it", time.Since(killedAt).Round(time.Millisecond), len(recorded))

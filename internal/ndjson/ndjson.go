@@ -119,10 +119,15 @@ func (p *Part) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// advance takes the next line into the part if it fits.
+// advance takes the next line into the part if it fits. A cancelled
+// context ends the part with its error, so that the reader's consumer (the
+// object store) cleans up what it stored.
 func (p *Part) advance() (bool, error) {
 	if p.ended {
 		return false, nil
+	}
+	if err := context.Cause(p.ctx); err != nil {
+		return false, err
 	}
 	more, err := p.s.More(p.ctx)
 	if err != nil {

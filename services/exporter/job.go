@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -254,9 +255,14 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		}
 		part := split.Next(ctx)
 		name := events.ObjectName(t, jobID, typ, n)
-		info, err := x.a.Exports.Put(ctx, jetstream.ObjectMeta{Name: name,
+		// Put gets a context that outlives a cancellation: the part's reader
+		// ends the part with the cancellation instead, and Put then removes
+		// the chunks it stored (with a cancelled context it could not).
+		putCtx, cancelPut := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		info, err := x.a.Exports.Put(putCtx, jetstream.ObjectMeta{Name: name,
 			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}},
 			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, part)
+		cancelPut()
 		if err != nil {
 			return fmt.Errorf("store part %d: %w", n, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +24,9 @@ func (x *Exporter) sweep(ctx context.Context) {
 	for {
 		if err := x.expireDue(ctx); err != nil && ctx.Err() == nil {
 			x.log.Warn().Err(err).Msg("retention sweep")
+		}
+		if err := x.sweepOrphanChunks(ctx); err != nil && ctx.Err() == nil {
+			x.log.Warn().Err(err).Msg("orphan chunk sweep")
 		}
 		select {
 		case <-ctx.Done():
@@ -62,6 +66,45 @@ func (x *Exporter) expireDue(ctx context.Context) error {
 			return err
 		}
 		x.log.Info().Str("tenant", string(j.Tenant)).Str("job_id", j.ID).Int("objects_removed", n).Msg("export expired")
+	}
+	return nil
+}
+
+// sweepOrphanChunks removes the chunks of parts whose write never finished
+// (a worker killed in the middle of one): chunk sets no object references
+// and that have had no new chunk for StuckAfter. A write still in progress
+// adds chunks all the time, and one silent for that long is given up by its
+// own worker's watchdog anyway.
+func (x *Exporter) sweepOrphanChunks(ctx context.Context) error {
+	infos, err := x.a.Exports.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("list objects: %w", err)
+	}
+	used := make(map[string]bool, len(infos))
+	for _, info := range infos {
+		used[info.NUID] = true
+	}
+	str, err := x.js.Stream(ctx, "OBJ_"+events.ObjectStoreExports)
+	if err != nil {
+		return err
+	}
+	const chunks = "$O." + events.ObjectStoreExports + ".C."
+	info, err := str.Info(ctx, jetstream.WithSubjectFilter(chunks+">"))
+	if err != nil {
+		return fmt.Errorf("list chunks: %w", err)
+	}
+	for subj := range info.State.Subjects {
+		if used[strings.TrimPrefix(subj, chunks)] {
+			continue
+		}
+		last, err := str.GetLastMsgForSubject(ctx, subj)
+		if err != nil || x.now().Sub(last.Time) < x.cfg.StuckAfter {
+			continue
+		}
+		if err := str.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+			return fmt.Errorf("purge %s: %w", subj, err)
+		}
+		x.log.Info().Str("subject", subj).Msg("removed the chunks of an unfinished part")
 	}
 	return nil
 }
