@@ -112,7 +112,7 @@ func (g *Gateway) loadJob(ctx context.Context, t events.Tenant, id string) (even
 		if err := json.Unmarshal(entry.Value(), &job); err != nil {
 			return events.Job{}, fail(kindInternal, "job %s cannot be read", id).because(err)
 		}
-		return job, nil
+		return withCancel(ctx, g.assets.Stream, job), nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return events.Job{}, unavailable("the job store", err)
@@ -124,7 +124,20 @@ func (g *Gateway) loadJob(ctx context.Context, t events.Tenant, id string) (even
 	if err != nil {
 		return events.Job{}, unavailable("the event log", err)
 	}
-	return events.Apply(events.Job{}, ev), nil
+	return withCancel(ctx, g.assets.Stream, events.Apply(events.Job{}, ev)), nil
+}
+
+// withCancel folds in a cancellation the projection has not reached yet, so
+// that a client reading its job right after DELETE sees it cancelled.
+func withCancel(ctx context.Context, s jetstream.Stream, job events.Job) events.Job {
+	if job.Status == events.StatusCancelled || job.Status == events.StatusExpired || job.Status == events.StatusFailed {
+		return job
+	}
+	ev, err := broker.LastEvent(ctx, s, job.Tenant, job.ID, events.KindCancel)
+	if err != nil || ev.Seq <= job.LastSeq {
+		return job
+	}
+	return events.Apply(job, ev)
 }
 
 // toJobView shapes a job for the API; a completed job gets signed links
