@@ -82,10 +82,8 @@ func rebuild(ctx context.Context, a *broker.Assets, swap bool) (replayed, diff i
 			continue
 		}
 		diff++
-		// A projector still running may have folded events the replay
-		// did not reach yet: never put an older document over a newer one.
-		if swap && (err != nil || lastSeq(rebuilt.Value()) > lastSeq(live.Value())) {
-			if _, err := a.Jobs.Put(ctx, k, rebuilt.Value()); err != nil {
+		if swap {
+			if err := swapIn(ctx, a, k, rebuilt.Value()); err != nil {
 				return n, diff, err
 			}
 		}
@@ -99,4 +97,56 @@ func lastSeq(doc []byte) uint64 {
 		return 0
 	}
 	return j.LastSeq
+}
+
+// swapIn sets a job's live document to the fold of all its events, read
+// afresh, without losing what the live projector folds meanwhile: it writes
+// with compare-and-set, only a fold at least as new as the live document,
+// and starts over if the projector wrote first. (Folding the missing events
+// onto the live document would not do: while the bucket was gone, the live
+// projector dropped events it had no document for, then folded later ones,
+// and folding is idempotent by sequence, so the dropped ones would be
+// skipped for good.)
+func swapIn(ctx context.Context, a *broker.Assets, key string, rebuilt []byte) error {
+	var job events.Job
+	if err := json.Unmarshal(rebuilt, &job); err != nil {
+		return err
+	}
+	live, err := a.Jobs.Get(ctx, key)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return err
+	}
+	evs, err := broker.JobEvents(ctx, a.JS, job.Tenant, job.ID)
+	if err != nil {
+		return err
+	}
+	var full events.Job
+	for _, ev := range evs {
+		full = events.Apply(full, ev)
+	}
+	doc, err := json.Marshal(full)
+	if err != nil {
+		return err
+	}
+	switch {
+	case live == nil:
+		_, err = a.Jobs.Create(ctx, key, doc)
+	case lastSeq(live.Value()) > full.LastSeq:
+		// The live projector folded an event published after our read:
+		// its document is newer, and whole (it rebuilds a missing
+		// document from the log rather than dropping events).
+		return nil
+	default:
+		_, err = a.Jobs.Update(ctx, key, doc, live.Revision())
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		// The live projector wrote first: it is folding this job's events
+		// in order onto a document it built from the log, and converges on
+		// the same fold. Leave the document to it.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("swap %s: %w", key, err)
+	}
+	return nil
 }

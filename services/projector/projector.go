@@ -102,7 +102,7 @@ func (p *Projector) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	if err := Fold(ctx, p.deps.KV, ev); err != nil {
+	if err := p.fold(ctx, ev); err != nil {
 		if ctx.Err() == nil {
 			p.deps.Log.Warn().Err(err).Str("job_id", ev.JobID).Uint64("stream_seq", ev.Seq).Msg("fold event")
 		}
@@ -110,6 +110,47 @@ func (p *Projector) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	_ = msg.Ack()
+}
+
+// ErrNoJob is returned by [Fold] for an event of a job that has no document
+// while the event cannot create one (it is not the request).
+var ErrNoJob = errors.New("no job document")
+
+// fold folds ev into the live bucket. An event of a job whose document is
+// gone (the bucket was deleted or lost) is not dropped: the document is
+// built again from the job's own events in the log, up to ev, so the
+// projection heals itself without a gap.
+func (p *Projector) fold(ctx context.Context, ev events.Event) error {
+	err := Fold(ctx, p.deps.KV, ev)
+	if !errors.Is(err, ErrNoJob) {
+		return err
+	}
+	evs, err := broker.JobEvents(ctx, p.deps.JS, ev.Tenant, ev.JobID)
+	if err != nil {
+		return err
+	}
+	var job events.Job
+	for _, e := range evs {
+		if e.Seq > ev.Seq {
+			break
+		}
+		job = events.Apply(job, e)
+	}
+	if job.ID == "" {
+		return nil // the request itself is gone from the log (its limits): nothing to attach to
+	}
+	data, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	_, err = p.deps.KV.Create(ctx, events.JobKey(ev.Tenant, ev.JobID), data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return Fold(ctx, p.deps.KV, ev) // written meanwhile: fold onto it
+	}
+	if err == nil {
+		p.deps.Log.Info().Str("job_id", ev.JobID).Uint64("stream_seq", ev.Seq).Msg("job document rebuilt from its events")
+	}
+	return err
 }
 
 // Fold applies one event to its job document in kv, with optimistic
@@ -131,8 +172,11 @@ func Fold(ctx context.Context, kv jetstream.KeyValue, ev events.Event) error {
 			rev = entry.Revision()
 		}
 		next := events.Apply(job, ev)
-		if next.ID == "" || next.LastSeq == job.LastSeq && rev != 0 {
-			return nil // nothing to write: already folded, or a job never requested
+		if next.ID == "" {
+			return ErrNoJob
+		}
+		if next.LastSeq == job.LastSeq && rev != 0 {
+			return nil // already folded
 		}
 		data, err := json.Marshal(next)
 		if err != nil {
@@ -167,8 +211,8 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue)
 			return nil // the live projector terminates and reports it
 		}
 		ev.Seq = seq
-		if err := Fold(ctx, kv, ev); err != nil {
-			return err
+		if err := Fold(ctx, kv, ev); err != nil && !errors.Is(err, ErrNoJob) {
+			return err // (ErrNoJob: the job's request is gone from the log)
 		}
 		n++
 		return nil
