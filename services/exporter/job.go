@@ -128,12 +128,15 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 		st.req = req.Data.(*events.ExportRequested)
 	}
 	if st.started == nil {
+		// The time first, then the bound: every write acknowledged before
+		// transactionTime is at or below the bound, as the IG requires.
+		txTime := x.now().UTC()
 		bound, err := fhirstore.SnapshotSeq(ctx, x.js)
 		if err != nil {
 			return err
 		}
 		started := &events.ExportStarted{WorkerID: x.cfg.WorkerID, Attempt: 1,
-			TransactionTime: x.now().UTC(), SnapshotSeq: bound, Totals: map[string]int64{}}
+			TransactionTime: txTime, SnapshotSeq: bound, Totals: map[string]int64{}}
 		for _, typ := range jobTypes(st.req) {
 			n, err := fhirstore.CountKeys(ctx, x.js, req.Tenant, typ)
 			if err != nil {
