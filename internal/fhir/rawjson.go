@@ -28,15 +28,24 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the index just after the string token starting at
-// b[i] == '"'.
+// b[i] (a quote). It jumps from quote to quote with bytes.IndexByte and
+// counts the backslashes before each to tell an escaped one.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	j := i + 1
+	for j < len(b) {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
 		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
 	return len(b)
 }

@@ -18,12 +18,12 @@ func eachMember(obj []byte, fn func(key, val []byte) bool) bool {
 	}
 	i = skipWS(obj, i+1)
 	for i < len(obj) && obj[i] == '"' {
-		ke := skipStr(obj, i)
+		ke := skipString(obj, i)
 		vs := skipWS(obj, ke)
 		if vs < len(obj) && obj[vs] == ':' {
 			vs = skipWS(obj, vs+1)
 		}
-		ve := skipVal(obj, vs)
+		ve := skipValue(obj, vs)
 		if ve <= vs {
 			return true
 		}
@@ -47,7 +47,7 @@ func eachElement(arr []byte, fn func(v []byte) bool) bool {
 	}
 	i = skipWS(arr, i+1)
 	for i < len(arr) && arr[i] != ']' {
-		e := skipVal(arr, i)
+		e := skipValue(arr, i)
 		if e <= i {
 			return true
 		}
@@ -110,56 +110,4 @@ func stringValue(v []byte) (string, bool) {
 func memberString(obj []byte, name string) string {
 	s, _ := stringValue(memberValue(obj, name))
 	return s
-}
-
-// skipStr is skipString for long strings: it jumps from quote to quote
-// with bytes.IndexByte, then checks the quote is not escaped.
-func skipStr(b []byte, i int) int {
-	j := i + 1
-	for j < len(b) {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return len(b)
-		}
-		q := j + k
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
-	return len(b)
-}
-
-// skipVal is skipValue using skipStr.
-func skipVal(b []byte, i int) int {
-	if i >= len(b) {
-		return len(b)
-	}
-	switch b[i] {
-	case '"':
-		return skipStr(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipStr(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return len(b)
-	}
-	return skipValue(b, i)
 }

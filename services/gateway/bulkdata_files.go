@@ -8,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/fhir"
@@ -75,40 +74,7 @@ func (g *Gateway) bulkFile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return g.streamObjects(c, objects)
-}
-
-// streamObjects answers with stored objects one after the other, through
-// the download reader of files.go.
-func (g *Gateway) streamObjects(c *fiber.Ctx, objects []string) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), readTimeout)
-	defer cancel()
-	var size int64
-	infos := make([]*jetstream.ObjectInfo, len(objects))
-	for i, o := range objects {
-		info, err := g.assets.Exports.GetInfo(ctx, o)
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return gone("a file of this export is no longer in storage")
-		}
-		if err != nil {
-			return unavailable("the file store", err)
-		}
-		if info.Opts != nil && info.Opts.Link != nil {
-			return fail(kindInternal, "export file %s is a link, which downloads do not follow", o)
-		}
-		infos[i], size = info, size+int64(info.Size)
-	}
-	body := newObjectsReader(g.assets.JS, infos)
-	c.Set(fiber.HeaderContentType, contentFHIRNDJSON)
-	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	c.Status(fiber.StatusOK)
-	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
-		c.Set(fiber.HeaderContentEncoding, "gzip")
-		c.Context().SetBodyStream(gzipStream(body), -1)
-		return nil
-	}
-	c.Context().SetBodyStream(body, int(size))
-	return nil
+	return g.streamObjects(c, objects, contentFHIRNDJSON, "")
 }
 
 // warningsNDJSON is one OperationOutcome line per warning.

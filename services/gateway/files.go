@@ -57,6 +57,13 @@ func (g *Gateway) download(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return g.streamObjects(c, objects, contentType, job.ID+"-"+name)
+}
+
+// streamObjects answers with stored objects one after the other, in
+// constant memory (the chunk reader of stream.go), gzip-compressed on
+// request. filename, if set, names the download.
+func (g *Gateway) streamObjects(c *fiber.Ctx, objects []string, contentType, filename string) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), readTimeout)
 	defer cancel()
 	var size int64
@@ -76,7 +83,9 @@ func (g *Gateway) download(c *fiber.Ctx) error {
 	}
 	body := newObjectsReader(g.assets.JS, infos)
 	c.Set(fiber.HeaderContentType, contentType)
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s"`, job.ID, name))
+	if filename != "" {
+		c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"`, filename))
+	}
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
 	c.Status(fiber.StatusOK)
 	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
