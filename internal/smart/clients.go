@@ -166,21 +166,27 @@ func checkJWKSURL(s string) error {
 // Get returns the client with id, revoked or not; [ErrUnknownClient] when
 // there is none.
 func (r *Registry) Get(ctx context.Context, id string) (Client, error) {
+	c, _, err := r.get(ctx, id)
+	return c, err
+}
+
+// get returns the client with id and the revision it was read at.
+func (r *Registry) get(ctx context.Context, id string) (Client, uint64, error) {
 	if !validClientID(id) {
-		return Client{}, ErrUnknownClient
+		return Client{}, 0, ErrUnknownClient
 	}
 	e, err := r.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Client{}, ErrUnknownClient
+		return Client{}, 0, ErrUnknownClient
 	}
 	if err != nil {
-		return Client{}, fmt.Errorf("read client %s: %w", id, err)
+		return Client{}, 0, fmt.Errorf("read client %s: %w", id, err)
 	}
 	var c Client
 	if err := json.Unmarshal(e.Value(), &c); err != nil {
-		return Client{}, fmt.Errorf("read client %s: %w", id, err)
+		return Client{}, 0, fmt.Errorf("read client %s: %w", id, err)
 	}
-	return c, nil
+	return c, e.Revision(), nil
 }
 
 // List returns the clients of tenant (every tenant's when tenant is ""),
@@ -212,19 +218,9 @@ func (r *Registry) List(ctx context.Context, tenant events.Tenant) ([]Client, er
 // [ErrUnknownClient]; revoking twice is not an error.
 func (r *Registry) Revoke(ctx context.Context, tenant events.Tenant, id string) (Client, error) {
 	for {
-		if !validClientID(id) {
-			return Client{}, ErrUnknownClient
-		}
-		e, err := r.kv.Get(ctx, id)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return Client{}, ErrUnknownClient
-		}
+		c, rev, err := r.get(ctx, id)
 		if err != nil {
-			return Client{}, fmt.Errorf("revoke client %s: %w", id, err)
-		}
-		var c Client
-		if err := json.Unmarshal(e.Value(), &c); err != nil {
-			return Client{}, fmt.Errorf("revoke client %s: %w", id, err)
+			return Client{}, err
 		}
 		if tenant != "" && c.Tenant != tenant {
 			return Client{}, ErrUnknownClient
@@ -238,7 +234,7 @@ func (r *Registry) Revoke(ctx context.Context, tenant events.Tenant, id string) 
 		if err != nil {
 			return Client{}, fmt.Errorf("revoke client %s: %w", id, err)
 		}
-		if _, err := r.kv.Update(ctx, id, b, e.Revision()); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if _, err := r.kv.Update(ctx, id, b, rev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue // changed meanwhile: read it again
 		} else if err != nil {
 			return Client{}, fmt.Errorf("revoke client %s: %w", id, err)
