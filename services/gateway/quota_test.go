@@ -96,3 +96,26 @@ func TestMaxActiveExportsConfig(t *testing.T) {
 		t.Fatalf("Validate() = %v", err)
 	}
 }
+
+// The FHIR door counts against the same limit, and answers its 429 as an
+// OperationOutcome.
+func TestMaxActiveExportsFHIRDoor(t *testing.T) {
+	h := newFHIRHarness(t, gateway.Config{MaxActiveExports: 2})
+	plain, _ := h.key("acme", events.ModeTest)
+	job(t, h.startExport(plain, seedBody), 202)
+	if r, id := h.kickoff(cred{key: plain}, "/fhir/$export?_type=Patient", fhirHeaders); r.status != 202 || id == "" {
+		t.Fatalf("first FHIR kick-off: %d %s", r.status, r.body)
+	}
+	r, _ := h.kickoff(cred{key: plain}, "/fhir/$export?_type=Patient", fhirHeaders)
+	if r.status != 429 || r.header.Get("Retry-After") != "30" {
+		t.Fatalf("kick-off past the limit: %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	for _, want := range []string{`"resourceType":"OperationOutcome"`, `"code":"throttled"`,
+		"tenant acme_test already has 2 exports running; the limit is 2"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("answer %s does not contain %s", r.body, want)
+		}
+	}
+	// And the /v1 door sees the FHIR door's job.
+	wantError(t, h.startExport(plain, seedBody), 429, "too_many_exports")
+}
