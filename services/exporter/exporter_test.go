@@ -357,3 +357,39 @@ func TestRetentionExpiresJobs(t *testing.T) {
 		t.Errorf("%d objects left after expiry", len(objs))
 	}
 }
+
+// Deleting the jobs bucket and restarting the projector ends with the same
+// job documents: it notices the loss and replays the log.
+func TestProjectionComesBackAfterTheBucketIsDeleted(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	putRecords(t, a, tenant, "Patient", 0, 100)
+	stop := system(t, a, exporter.Config{PartMaxResources: 30})
+	var ids []string
+	for range 3 {
+		ids = append(ids, request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient"}}))
+	}
+	for _, id := range ids {
+		waitStatus(t, a, id, events.StatusCompleted)
+	}
+	before := dump(t, a.Jobs)
+	stop()
+	ctx := context.Background()
+	if err := a.JS.DeleteKeyValue(ctx, events.BucketJobs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Setup(ctx, a.JS, broker.Config{}) // as a restarted gateway does
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := projector.New(projector.Config{}, projector.Deps{JS: b.JS, KV: b.Jobs, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = p.Run(pctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	natstest.Eventually(t, 30*time.Second, "the projection never came back", func() bool {
+		return fmt.Sprint(dump(t, b.Jobs)) == fmt.Sprint(before)
+	})
+}

@@ -61,6 +61,9 @@ func New(cfg Config, deps Deps) (*Projector, error) {
 // flight at a time, across all replicas, so events are folded in stream
 // order even when one is redelivered.
 func (p *Projector) Run(ctx context.Context) error {
+	if err := p.replayIfLost(ctx); err != nil {
+		return err
+	}
 	c, err := p.deps.JS.CreateOrUpdateConsumer(ctx, events.StreamBulk, jetstream.ConsumerConfig{
 		Durable:       p.cfg.Durable,
 		Description:   "folds job events into the jobs bucket",
@@ -88,6 +91,35 @@ func (p *Projector) Run(ctx context.Context) error {
 			p.handle(ctx, msg)
 		}
 		cancel()
+	}
+	return nil
+}
+
+// replayIfLost starts the projection over from the first event of the log
+// when the jobs bucket is empty although the projector has folded events
+// before: the bucket was deleted or lost, and resuming at the consumer's
+// position would leave every job without a later event unprojected. The
+// consumer is removed, so Run creates it again at the start of the log;
+// folding is idempotent, so a replay by two projectors at once is harmless.
+func (p *Projector) replayIfLost(ctx context.Context) error {
+	st, err := p.deps.KV.Status(ctx)
+	if err != nil || st.Values() > 0 {
+		return nil
+	}
+	c, err := p.deps.JS.Consumer(ctx, events.StreamBulk, p.cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("projector consumer: %w", err)
+	}
+	if c.CachedInfo().Delivered.Stream == 0 {
+		return nil
+	}
+	p.deps.Log.Warn().Uint64("stream_seq", c.CachedInfo().Delivered.Stream).
+		Msg("the jobs bucket is empty but events were folded before: replaying the log from the start")
+	if err := p.deps.JS.DeleteConsumer(ctx, events.StreamBulk, p.cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("reset projector consumer: %w", err)
 	}
 	return nil
 }
