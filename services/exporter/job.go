@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -260,12 +259,14 @@ func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string
 		name := events.ObjectName(t, jobID, typ, n)
 		// Put gets a context that outlives a cancellation: the part's reader
 		// ends the part with the cancellation instead, and Put then removes
-		// the chunks it stored (with a cancelled context it could not).
-		putCtx, cancelPut := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-		info, err := x.a.Exports.Put(putCtx, jetstream.ObjectMeta{Name: name,
+		// the chunks it stored (with a cancelled context it could not). No
+		// deadline: without one, Put bounds each chunk's acknowledgement by
+		// the client's default timeout, so an ack lost when a cluster node
+		// dies fails the part in seconds (and the task is retried), where a
+		// deadline on the whole part would hold it until the deadline.
+		info, err := x.a.Exports.Put(context.WithoutCancel(ctx), jetstream.ObjectMeta{Name: name,
 			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}},
 			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, part)
-		cancelPut()
 		if err != nil {
 			return fmt.Errorf("store part %d: %w", n, err)
 		}
