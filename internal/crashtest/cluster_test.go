@@ -146,8 +146,10 @@ func TestCluster(t *testing.T) {
 	s := newSystem(t, options{natsURL: c.urls(), common: []string{"--replicas", "3"}})
 	s.load(20, 7)
 	want := s.stored("Patient", "Observation")
-	xa := s.exporter("exporter-a", "", "--part-max-resources", "30")
-	xb := s.exporter("exporter-b", "", "--part-max-resources", "30")
+	// A task hung by the node loss is given up by the watchdog after
+	// --stuck-after and retried (5 minutes by default, shortened here).
+	xa := s.exporter("exporter-a", "", "--part-max-resources", "30", "--stuck-after", "15s")
+	xb := s.exporter("exporter-b", "", "--part-max-resources", "30", "--stuck-after", "15s")
 	id := s.kickOff("Patient", "Observation")
 	natstest.Eventually(t, time.Minute, "no part written", func() bool { return s.job(id).Progress.Files >= 4 })
 

@@ -92,6 +92,9 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 		FilterSubjects:    []string{filter},
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: 30 * time.Second,
+		// Give up on a consumer that cannot be recreated (its server is
+		// gone and no other takes it) instead of waiting forever.
+		MaxResetAttempts: 5,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
@@ -206,6 +209,14 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 		md, err := msg.Metadata()
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
+		}
+		if md.Consumer != s.name {
+			// The ordered consumer was recreated (its server failed over).
+			// A recreated one delivers every version after its position,
+			// not the last per key, so the scan cannot go on exactly: the
+			// task fails this attempt and resumes after its last part.
+			s.stop()
+			return nil, fmt.Errorf("scan %s: its consumer was recreated after a server failover; retrying", s.spec.Type)
 		}
 		// The consumer's last-per-subject set is sorted by sequence: the
 		// first message past the bound ends the snapshot, and everything
