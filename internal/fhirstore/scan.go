@@ -104,10 +104,19 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
 	}
 	s := &Scan{spec: spec, total: int64(info.NumPending), js: js, name: info.Name}
+	// The records stream's state, read once, after the consumer fixed its
+	// set of last messages: it says whether keys changed after the bound
+	// and how large records are on average.
+	str, err := js.Stream(ctx, fhirStream)
+	if err != nil {
+		deleteConsumer(js, info.Name)
+		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+	}
+	state := str.CachedInfo().State
 	// Keys written after the bound, found now that the consumer has fixed
 	// its set of last messages: anything written later than this is
 	// delivered by the consumer in its snapshot version if kept.
-	if s.tail, err = changedSince(ctx, js, filter, spec); err != nil {
+	if s.tail, err = changedSince(ctx, js, filter, spec, state.LastSeq); err != nil {
 		deleteConsumer(js, info.Name)
 		return nil, err
 	}
@@ -120,7 +129,7 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	// bytes and the iterator never fetched the type's last message. The
 	// count keeps about 4 MiB in flight at the stream's average record
 	// size: a deep pipeline for small records, bounded memory for large.
-	s.cons, err = c.Messages(jetstream.PullMaxMessages(pullBatch(ctx, js)))
+	s.cons, err = c.Messages(jetstream.PullMaxMessages(pullBatch(state)))
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
 	}
@@ -133,13 +142,8 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 
 // pullBatch returns how many records a scan keeps in flight: about 4 MiB
 // at the records stream's average message size, from 64 to 1,000.
-func pullBatch(ctx context.Context, js jetstream.JetStream) int {
+func pullBatch(st jetstream.StreamState) int {
 	const inFlight, lo, hi = 4 << 20, 64, 1000
-	str, err := js.Stream(ctx, fhirStream)
-	if err != nil {
-		return lo
-	}
-	st := str.CachedInfo().State
 	if st.Msgs == 0 {
 		return hi
 	}
@@ -282,20 +286,16 @@ func CountKeys(ctx context.Context, js jetstream.JetStream, t events.Tenant, typ
 
 // changedSince returns, sorted by sequence, the snapshot versions of the
 // keys under filter written after spec.UpTo, leaving out keys that were
-// deleted or absent at the snapshot.
-func changedSince(ctx context.Context, js jetstream.JetStream, filter string, spec ScanSpec) ([]Record, error) {
-	str, err := js.Stream(ctx, fhirStream)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
-	}
-	if str.CachedInfo().State.LastSeq <= spec.UpTo {
+// deleted or absent at the snapshot. lastSeq is the stream's last sequence.
+func changedSince(ctx context.Context, js jetstream.JetStream, filter string, spec ScanSpec, lastSeq uint64) ([]Record, error) {
+	if lastSeq <= spec.UpTo {
 		return nil, nil
 	}
 	// Direct gets, not a consumer: a consumer created per read may not
 	// answer yet on a clustered stream.
 	seen := map[string]bool{}
 	var subjects []string
-	err = broker.ReadSubjectFrom(ctx, js, fhirStream, filter, spec.UpTo+1, func(msg *nats.Msg, _ uint64) error {
+	err := broker.ReadSubjectFrom(ctx, js, fhirStream, filter, spec.UpTo+1, func(msg *nats.Msg, _ uint64) error {
 		if subj := broker.StoredSubject(msg); !seen[subj] {
 			seen[subj] = true
 			subjects = append(subjects, subj)

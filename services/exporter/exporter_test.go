@@ -259,13 +259,7 @@ func TestCancelRemovesParts(t *testing.T) {
 		j := job(t, a, id)
 		return j.Status == events.StatusCancelled && len(j.Files) == 0
 	})
-	objs, err := a.Exports.List(context.Background())
-	if err != nil && err != jetstream.ErrNoObjectsFound {
-		t.Fatal(err)
-	}
-	if len(objs) != 0 {
-		t.Errorf("%d objects left after cancel", len(objs))
-	}
+	noObjectsLeft(t, a, "cancel")
 }
 
 func TestRebuildEqualsLiveProjection(t *testing.T) {
@@ -349,13 +343,7 @@ func TestRetentionExpiresJobs(t *testing.T) {
 		t.Fatalf("no expired event in the log: %v", err)
 	}
 	t.Logf("expired event: %+v", ev.Data)
-	objs, err := a.Exports.List(context.Background())
-	if err != nil && err != jetstream.ErrNoObjectsFound {
-		t.Fatal(err)
-	}
-	if len(objs) != 0 {
-		t.Errorf("%d objects left after expiry", len(objs))
-	}
+	noObjectsLeft(t, a, "expiry")
 }
 
 // Deleting the jobs bucket and restarting the projector ends with the same
@@ -392,4 +380,16 @@ func TestProjectionComesBackAfterTheBucketIsDeleted(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, "the projection never came back", func() bool {
 		return fmt.Sprint(dump(t, b.Jobs)) == fmt.Sprint(before)
 	})
+}
+
+// noObjectsLeft fails the test if the exports store still holds an object.
+func noObjectsLeft(tb testing.TB, a *broker.Assets, after string) {
+	tb.Helper()
+	objs, err := a.Exports.List(context.Background())
+	if err != nil && err != jetstream.ErrNoObjectsFound {
+		tb.Fatal(err)
+	}
+	if len(objs) != 0 {
+		tb.Errorf("%d objects left after %s", len(objs), after)
+	}
 }
