@@ -148,8 +148,8 @@ func TestCluster(t *testing.T) {
 	want := s.stored("Patient", "Observation")
 	// A task hung by the node loss is given up by the watchdog after
 	// --stuck-after and retried (5 minutes by default, shortened here).
-	xa := s.exporter("exporter-a", "", "--part-max-resources", "30", "--stuck-after", "15s")
-	xb := s.exporter("exporter-b", "", "--part-max-resources", "30", "--stuck-after", "15s")
+	xa := s.exporter("exporter-a", "", "--part-max-resources", "30", "--stuck-after", "15s", "--retention-check", "1s")
+	xb := s.exporter("exporter-b", "", "--part-max-resources", "30", "--stuck-after", "15s", "--retention-check", "1s")
 	id := s.kickOff("Patient", "Observation")
 	natstest.Eventually(t, time.Minute, "no part written", func() bool { return s.job(id).Progress.Files >= 4 })
 
