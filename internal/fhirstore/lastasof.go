@@ -12,12 +12,13 @@ import (
 )
 
 // lastAsOf returns the value of each of subjects as of stream sequence upTo,
-// leaving out those absent or deleted then, with a batched direct get
+// with its type as typeOf names it from the subject, leaving out those
+// absent or deleted then, with a batched direct get
 // (multi_last, up_to_seq). It asks again from where the server stopped if
 // it stopped early (its byte limit), so the answer is complete or an error:
 // never silently short, which a reader that ends on a timeout would be
 // under load.
-func lastAsOf(ctx context.Context, js jetstream.JetStream, subjects []string, upTo uint64) ([]Record, error) {
+func lastAsOf(ctx context.Context, js jetstream.JetStream, subjects []string, upTo uint64, typeOf func(string) string) ([]Record, error) {
 	type request struct {
 		MultiLast []string `json:"multi_last"`
 		UpToSeq   uint64   `json:"up_to_seq"`
@@ -33,7 +34,12 @@ func lastAsOf(ctx context.Context, js jetstream.JetStream, subjects []string, up
 			if err != nil {
 				return fmt.Errorf("batched get: message without a time: %w", err)
 			}
-			out = append(out, Record{Seq: seq, Time: ts, Data: msg.Data})
+			subj := broker.StoredSubject(msg)
+			typ := typeOf(subj)
+			if typ == "" {
+				return fmt.Errorf("batched get: answered %s, which was not asked", subj)
+			}
+			out = append(out, Record{Seq: seq, Time: ts, Type: typ, Data: msg.Data})
 			return nil
 		})
 		if err != nil {

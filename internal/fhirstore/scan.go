@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,25 +27,30 @@ const kvOperation = "KV-Operation"
 // direct get (its maxAllowedResponses).
 const multiLastLimit = 1024
 
-// Record is one record as of an export's snapshot: the value stored at
-// stream sequence Seq at Time.
+// Record is one record as of an export's snapshot: the value of a record
+// of resource type Type stored at stream sequence Seq at Time.
 type Record struct {
 	Seq  uint64
 	Time time.Time
+	Type string
 	Data []byte
 }
 
 // ScanSpec says which records a [Scan] returns.
 type ScanSpec struct {
 	Tenant events.Tenant
-	Type   string
+	// Types are the resource types read, all in one pass over the records
+	// stream: a pass costs about the same for one sparse type as for many,
+	// because the server loads every block that holds any of them.
+	Types []string
 	// UpTo is the snapshot bound: the last sequence of the records stream
 	// when the export began (see [SnapshotSeq]). Each record is returned in
 	// its version as of UpTo; records created after it are left out.
 	UpTo uint64
-	// After resumes a scan: records whose snapshot version is at or below
-	// this sequence were returned by an earlier attempt and are skipped.
-	After uint64
+	// After resumes a scan, type by type: records of a type whose snapshot
+	// version is at or below After[type] were returned by an earlier
+	// attempt and are skipped.
+	After map[string]uint64
 	// Since and Until filter on the time the version was written.
 	Since, Until *time.Time
 }
@@ -58,11 +65,12 @@ func SnapshotSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	return s.CachedInfo().State.LastSeq, nil
 }
 
-// Scan reads every live record of one type of one tenant as of a snapshot,
-// in ascending order of the sequence of that version, so that every scan of
-// the same spec returns the same records in the same order and a resumed
-// scan continues exactly after its cursor. It holds at most one pull batch of
-// records plus those changed since the snapshot began, never a whole type.
+// Scan reads every live record of some types of one tenant as of a
+// snapshot, in ascending order of the sequence of that version, so that
+// every scan of the same spec returns the same records in the same order and
+// a resumed scan continues exactly after each type's cursor. It holds at most
+// one pull batch of records plus those changed since the snapshot began,
+// never a whole type.
 //
 // The bulk of the records come from a consumer delivering the last message
 // per key, which the server sorts by sequence; those updated after the bound
@@ -71,25 +79,38 @@ func SnapshotSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 // keeps the snapshot's version, that is while a record is updated fewer times
 // than the bucket's history during one export.
 //
-// A Scan is not safe for concurrent use.
+// A Scan is not safe for concurrent use, except [Scan.Scanned].
 type Scan struct {
 	spec    ScanSpec
 	js      jetstream.JetStream
 	name    string // the consumer, deleted on Close
+	what    string // the types, for errors
+	prefix  string // of the subjects, before the type
 	cons    jetstream.MessagesContext
 	unwatch func() bool
-	total   int64
-	scanned int64
-	done    bool // main consumer exhausted
+	types   map[string]string        // the spec's types, by themselves
+	scanned map[string]*atomic.Int64 // by type
+	done    bool                     // main consumer exhausted
 	head    *Record
 	tail    []Record
 }
 
 // OpenScan starts a scan. Close it when done.
 func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan, error) {
-	filter := "$KV." + events.BucketFHIR + "." + events.RecordKey(spec.Tenant, spec.Type, ">")
+	if len(spec.Types) == 0 {
+		return nil, fmt.Errorf("scan: no resource type")
+	}
+	s := &Scan{spec: spec, js: js, what: strings.Join(spec.Types, ","),
+		prefix: "$KV." + events.BucketFHIR + "." + string(spec.Tenant) + ".",
+		types:  map[string]string{}, scanned: map[string]*atomic.Int64{}}
+	filters := make([]string, len(spec.Types))
+	for i, typ := range spec.Types {
+		filters[i] = s.prefix + typ + ".>"
+		s.types[typ] = typ
+		s.scanned[typ] = new(atomic.Int64)
+	}
 	c, err := js.OrderedConsumer(ctx, fhirStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{filter},
+		FilterSubjects:    filters,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: 30 * time.Second,
 		// Give up on a consumer that cannot be recreated (its server is
@@ -97,26 +118,26 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 		MaxResetAttempts: 5,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+		return nil, fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+		return nil, fmt.Errorf("scan %s: %w", s.what, err)
 	}
-	s := &Scan{spec: spec, total: int64(info.NumPending), js: js, name: info.Name}
+	s.name = info.Name
 	// The records stream's state, read once, after the consumer fixed its
 	// set of last messages: it says whether keys changed after the bound
 	// and how large records are on average.
 	str, err := js.Stream(ctx, fhirStream)
 	if err != nil {
 		deleteConsumer(js, info.Name)
-		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+		return nil, fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	state := str.CachedInfo().State
 	// Keys written after the bound, found now that the consumer has fixed
 	// its set of last messages: anything written later than this is
 	// delivered by the consumer in its snapshot version if kept.
-	if s.tail, err = changedSince(ctx, js, filter, spec, state.LastSeq); err != nil {
+	if s.tail, err = s.changedSince(ctx, filters, state.LastSeq); err != nil {
 		deleteConsumer(js, info.Name)
 		return nil, err
 	}
@@ -131,7 +152,8 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	// size: a deep pipeline for small records, bounded memory for large.
 	s.cons, err = c.Messages(jetstream.PullMaxMessages(pullBatch(state)))
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", spec.Type, err)
+		deleteConsumer(js, info.Name)
+		return nil, fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	// A cancelled export must not wait in Next for a message that will not
 	// come: stopping the iterator ends Next. (Next's own context option
@@ -150,13 +172,26 @@ func pullBatch(st jetstream.StreamState) int {
 	return int(min(max(inFlight/max(st.Bytes/st.Msgs, 1), lo), hi))
 }
 
-// Total returns how many keys of the type the scan found at its start,
-// live or deleted, before filters: the denominator of a progress percent.
-func (s *Scan) Total() int64 { return s.total }
+// Scanned returns how many records of a type the scan has read so far,
+// returned or filtered out by Since and Until. It may be called from any
+// goroutine.
+func (s *Scan) Scanned(typ string) int64 {
+	if n, ok := s.scanned[typ]; ok {
+		return n.Load()
+	}
+	return 0
+}
 
-// Scanned returns how many records the scan has read so far, returned or
-// filtered out.
-func (s *Scan) Scanned() int64 { return s.scanned }
+// typeOf returns the resource type of a record's subject, as the string the
+// spec holds (no allocation per record), or "" if it is none of them.
+func (s *Scan) typeOf(subject string) string {
+	rest, ok := strings.CutPrefix(subject, s.prefix)
+	if !ok {
+		return ""
+	}
+	typ, _, _ := strings.Cut(rest, ".")
+	return s.types[typ]
+}
 
 // Next returns the next record, or io.EOF after the last.
 func (s *Scan) Next(ctx context.Context) (Record, error) {
@@ -182,10 +217,10 @@ func (s *Scan) Next(ctx context.Context) (Record, error) {
 		default:
 			return Record{}, io.EOF
 		}
-		if r.Seq <= s.spec.After {
+		if r.Seq <= s.spec.After[r.Type] {
 			continue
 		}
-		s.scanned++
+		s.scanned[r.Type].Add(1)
 		if s.spec.Since != nil && r.Time.Before(*s.spec.Since) {
 			continue
 		}
@@ -206,13 +241,13 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 		msg, err := s.cons.Next()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("scan %s: %w", s.spec.Type, ctx.Err())
+				return nil, fmt.Errorf("scan %s: %w", s.what, ctx.Err())
 			}
-			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
+			return nil, fmt.Errorf("scan %s: %w", s.what, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", s.spec.Type, err)
+			return nil, fmt.Errorf("scan %s: %w", s.what, err)
 		}
 		if md.Consumer != s.name {
 			// The ordered consumer was recreated (its server failed over).
@@ -220,7 +255,7 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 			// not the last per key, so the scan cannot go on exactly: the
 			// task fails this attempt and resumes after its last part.
 			s.stop()
-			return nil, fmt.Errorf("scan %s: its consumer was recreated after a server failover; retrying", s.spec.Type)
+			return nil, fmt.Errorf("scan %s: its consumer was recreated after a server failover; retrying", s.what)
 		}
 		// The consumer's last-per-subject set is sorted by sequence: the
 		// first message past the bound ends the snapshot, and everything
@@ -235,7 +270,12 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 		if op := msg.Headers().Get(kvOperation); op != "" {
 			continue // a delete or purge marker
 		}
-		return &Record{Seq: md.Sequence.Stream, Time: md.Timestamp, Data: msg.Data()}, nil
+		typ := s.typeOf(msg.Subject())
+		if typ == "" {
+			s.stop()
+			return nil, fmt.Errorf("scan %s: the consumer delivered %s, outside its filter", s.what, msg.Subject())
+		}
+		return &Record{Seq: md.Sequence.Stream, Time: md.Timestamp, Type: typ, Data: msg.Data()}, nil
 	}
 	return nil, nil
 }
@@ -285,31 +325,34 @@ func CountKeys(ctx context.Context, js jetstream.JetStream, t events.Tenant, typ
 }
 
 // changedSince returns, sorted by sequence, the snapshot versions of the
-// keys under filter written after spec.UpTo, leaving out keys that were
-// deleted or absent at the snapshot. lastSeq is the stream's last sequence.
-func changedSince(ctx context.Context, js jetstream.JetStream, filter string, spec ScanSpec, lastSeq uint64) ([]Record, error) {
-	if lastSeq <= spec.UpTo {
+// keys under filters written after the spec's UpTo, leaving out keys that
+// were deleted or absent at the snapshot. lastSeq is the stream's last
+// sequence.
+func (s *Scan) changedSince(ctx context.Context, filters []string, lastSeq uint64) ([]Record, error) {
+	if lastSeq <= s.spec.UpTo {
 		return nil, nil
 	}
 	// Direct gets, not a consumer: a consumer created per read may not
 	// answer yet on a clustered stream.
 	seen := map[string]bool{}
 	var subjects []string
-	err := broker.ReadSubjectFrom(ctx, js, fhirStream, filter, spec.UpTo+1, func(msg *nats.Msg, _ uint64) error {
-		if subj := broker.StoredSubject(msg); !seen[subj] {
-			seen[subj] = true
-			subjects = append(subjects, subj)
+	for _, filter := range filters {
+		err := broker.ReadSubjectFrom(ctx, s.js, fhirStream, filter, s.spec.UpTo+1, func(msg *nats.Msg, _ uint64) error {
+			if subj := broker.StoredSubject(msg); !seen[subj] {
+				seen[subj] = true
+				subjects = append(subjects, subj)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scan %s changes: %w", s.what, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s changes: %w", spec.Type, err)
 	}
 	var out []Record
 	for chunk := range slices.Chunk(subjects, multiLastLimit) {
-		recs, err := lastAsOf(ctx, js, chunk, spec.UpTo)
+		recs, err := lastAsOf(ctx, s.js, chunk, s.spec.UpTo, s.typeOf)
 		if err != nil {
-			return nil, fmt.Errorf("scan %s snapshot versions: %w", spec.Type, err)
+			return nil, fmt.Errorf("scan %s snapshot versions: %w", s.what, err)
 		}
 		out = append(out, recs...)
 	}

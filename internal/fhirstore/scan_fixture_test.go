@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/fhir"
@@ -55,10 +57,10 @@ func TestScanFixtureEveryType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := 0
+	total, perType := 0, map[string]int{}
 	for _, typ := range fhir.ResourceTypes() {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		s, err := fhirstore.OpenScan(sctx, a.JS, fhirstore.ScanSpec{Tenant: tn, Type: typ, UpTo: bound})
+		s, err := fhirstore.OpenScan(sctx, a.JS, fhirstore.ScanSpec{Tenant: tn, Types: []string{typ}, UpTo: bound})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,15 +71,41 @@ func TestScanFixtureEveryType(t *testing.T) {
 				break
 			}
 			if err != nil {
-				t.Fatalf("%s after %d of %d records (scanned %d): %v", typ, n, s.Total(), s.Scanned(), err)
+				t.Fatalf("%s after %d records (scanned %d): %v", typ, n, s.Scanned(typ), err)
 			}
 			n++
 		}
 		s.Close()
 		cancel()
 		total += n
+		if n > 0 {
+			perType[typ] = n
+		}
 	}
 	if total != 38473 {
 		t.Errorf("scanned %d records, want 38,473", total)
+	}
+	// One pass over every type at once (one filter per type) returns the
+	// same records, each under its own type.
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s, err := fhirstore.OpenScan(sctx, a.JS, fhirstore.ScanSpec{Tenant: tn, Types: fhir.ResourceTypes(), UpTo: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	onePass := map[string]int{}
+	for {
+		r, err := s.Next(sctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("one pass: %v", err)
+		}
+		onePass[r.Type]++
+	}
+	if diff := cmp.Diff(perType, onePass); diff != "" {
+		t.Errorf("one pass over every type differs from a pass per type (-per type +one pass):\n%s", diff)
 	}
 }

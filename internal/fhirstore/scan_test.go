@@ -1,12 +1,17 @@
 package fhirstore_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/jetexport/jetexport/events"
 	"github.com/jetexport/jetexport/internal/broker"
@@ -73,7 +78,7 @@ func TestScanIsASnapshot(t *testing.T) {
 			put((n*13)%3000, `{"v":"during"}`)
 		}
 	}
-	spec := fhirstore.ScanSpec{Tenant: tn, Type: "Patient", UpTo: bound}
+	spec := fhirstore.ScanSpec{Tenant: tn, Types: []string{"Patient"}, UpTo: bound}
 	got := scanAll(t, a, spec, during)
 	if len(got) != 3000 {
 		t.Fatalf("scan returned %d records, want the 3000 of the snapshot", len(got))
@@ -98,7 +103,7 @@ func TestScanIsASnapshot(t *testing.T) {
 	}
 	// The same spec again, resumed after the 1000th record, returns exactly
 	// the rest, in the same order.
-	spec.After = got[999].Seq
+	spec.After = map[string]uint64{"Patient": got[999].Seq}
 	rest := scanAll(t, a, spec, nil)
 	if len(rest) != 2000 || rest[0].Seq != got[1000].Seq || rest[1999].Seq != got[2999].Seq {
 		t.Errorf("resumed scan: %d records, want the last 2000 of the first scan", len(rest))
@@ -124,13 +129,115 @@ func TestScanSinceAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	bound, _ := fhirstore.SnapshotSeq(ctx, a.JS)
-	if n := len(scanAll(t, a, fhirstore.ScanSpec{Tenant: tn, Type: "Condition", UpTo: bound}, nil)); n != 9 {
+	if n := len(scanAll(t, a, fhirstore.ScanSpec{Tenant: tn, Types: []string{"Condition"}, UpTo: bound}, nil)); n != 9 {
 		t.Errorf("all: %d records, want 9 (one deleted)", n)
 	}
-	if n := len(scanAll(t, a, fhirstore.ScanSpec{Tenant: tn, Type: "Condition", UpTo: bound, Since: &since}, nil)); n != 3 {
+	if n := len(scanAll(t, a, fhirstore.ScanSpec{Tenant: tn, Types: []string{"Condition"}, UpTo: bound, Since: &since}, nil)); n != 3 {
 		t.Errorf("since: %d records, want the 3 updated", n)
 	}
 	if n, err := fhirstore.CountKeys(ctx, a.JS, tn, "Condition"); err != nil || n != 10 {
 		t.Errorf("CountKeys = %d, %v; want 10", n, err)
+	}
+}
+
+// One scan over several types returns exactly the records the per-type
+// scans return, merged in sequence order and each under its type, in their
+// snapshot versions; resumed with a cursor per type, it returns exactly
+// what the per-type scans resumed at those cursors return.
+func TestScanSeveralTypesInOnePass(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	ctx := context.Background()
+	tn := events.TenantOf("acme", events.ModeTest)
+	types := []string{"Patient", "Encounter", "Observation"}
+	put := func(typ string, i int, v string) {
+		t.Helper()
+		if _, err := a.FHIR.Put(ctx, events.RecordKey(tn, typ, fmt.Sprint(i)), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Interleaved as patients are loaded: one Patient, then 2 Encounters
+	// and 7 Observations; and a type the scan does not ask for.
+	for p := range 300 {
+		put("Patient", p, fmt.Sprintf(`{"p":%d}`, p))
+		put("Condition", p, `{}`)
+		for e := range 2 {
+			put("Encounter", p*2+e, fmt.Sprintf(`{"e":%d}`, p*2+e))
+		}
+		for o := range 7 {
+			put("Observation", p*7+o, fmt.Sprintf(`{"o":%d}`, p*7+o))
+		}
+	}
+	if err := a.FHIR.Delete(ctx, events.RecordKey(tn, "Encounter", "5")); err != nil {
+		t.Fatal(err)
+	}
+	bound, err := fhirstore.SnapshotSeq(ctx, a.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Changed after the snapshot: the scans must return the old versions.
+	for i := 0; i < 2100; i += 50 {
+		put("Observation", i, `{"changed":true}`)
+	}
+	put("Patient", 0, `{"changed":true}`)
+	put("Patient", 999, `{"created":"later"}`)
+
+	var want []fhirstore.Record
+	for _, typ := range types {
+		want = append(want, scanAll(t, a, fhirstore.ScanSpec{Tenant: tn, Types: []string{typ}, UpTo: bound}, nil)...)
+	}
+	slices.SortFunc(want, func(a, b fhirstore.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	if len(want) != 300+599+2100 {
+		t.Fatalf("the per-type scans returned %d records, want 2999", len(want))
+	}
+	spec := fhirstore.ScanSpec{Tenant: tn, Types: types, UpTo: bound}
+	got := scanAll(t, a, spec, nil)
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Fatalf("one pass differs from the per-type scans merged (-want +got):\n%s", diff)
+	}
+	for _, r := range got {
+		if bytes.Contains(r.Data, []byte("changed")) || bytes.Contains(r.Data, []byte("later")) {
+			t.Errorf("%s at seq %d is not its snapshot version", r.Data, r.Seq)
+		}
+	}
+
+	// Resume with a cursor per type: Patient far along, Encounter early,
+	// Observation not started.
+	after := map[string]uint64{"Patient": got[2500].Seq, "Encounter": got[100].Seq}
+	var wantRest []fhirstore.Record
+	for _, r := range got {
+		if r.Seq > after[r.Type] {
+			wantRest = append(wantRest, r)
+		}
+	}
+	spec.After = after
+	s, err := fhirstore.OpenScan(ctx, a.JS, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var rest []fhirstore.Record
+	for {
+		r, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest = append(rest, r)
+	}
+	if diff := gocmp.Diff(wantRest, rest); diff != "" {
+		t.Errorf("resumed pass (-want +got):\n%s", diff)
+	}
+	for _, typ := range types {
+		n := int64(0)
+		for _, r := range wantRest {
+			if r.Type == typ {
+				n++
+			}
+		}
+		if s.Scanned(typ) != n {
+			t.Errorf("Scanned(%s) = %d, want %d", typ, s.Scanned(typ), n)
+		}
 	}
 }
