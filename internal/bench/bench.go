@@ -242,7 +242,12 @@ func rawScan(ctx context.Context, js jetstream.JetStream) (int, int64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
+	// Count-limited pulls, as fhirstore's scan makes (1,000 in flight for
+	// records of about 1 KiB). A byte limit makes the server end every pull
+	// with a "409 Batch Completed" status, which the iterator's channel
+	// (sized to the count) has no room for when the reader lags: it printed
+	// "nats: slow consumer, messages dropped".
+	it, err := c.Messages(jetstream.PullMaxMessages(1000))
 	if err != nil {
 		return 0, 0, err
 	}
