@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,4 +176,26 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("fold of seq 7 left LastSeq %d", got)
 		}
 	})
+}
+
+// A task recorded before tasks had several types is its one type.
+func TestTaskTypesOfOlderEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		json string
+		want []string
+	}{
+		{"one type, before resourceTypes", `{"resourceType":"Patient","index":1,"of":9}`, []string{"Patient"}},
+		{"several types", `{"resourceType":"Patient","resourceTypes":["Patient","Condition"],"index":1,"of":1}`, []string{"Patient", "Condition"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var task events.ExportTaskQueued
+			if err := json.Unmarshal([]byte(tc.json), &task); err != nil {
+				t.Fatal(err)
+			}
+			if got := task.Types(); !slices.Equal(got, tc.want) {
+				t.Errorf("Types() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -53,6 +53,7 @@ func sampleEvent(k events.Kind) events.Event {
 			TransactionTime: at(1),
 			SnapshotSeq:     38473,
 			Totals:          map[string]int64{"Patient": 100, "Encounter": 5400, "Observation": 32973},
+			Tasks:           [][]string{{"Observation"}, {"Encounter", "Patient"}},
 		}
 	case events.KindChunk:
 		p = &events.ChunkWritten{
@@ -91,7 +92,7 @@ func sampleEvent(k events.Kind) events.Event {
 	case events.KindExpired:
 		p = &events.ExportExpired{ObjectsRemoved: 7}
 	case events.KindTask:
-		p = &events.ExportTaskQueued{ResourceType: "Observation", Index: 3, Of: 3}
+		p = &events.ExportTaskQueued{ResourceType: "Encounter", ResourceTypes: []string{"Encounter", "Patient"}, Index: 2, Of: 2}
 	case events.KindTaskDone:
 		p = &events.ExportTaskFinished{
 			ResourceType: "Observation",

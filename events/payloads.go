@@ -46,16 +46,35 @@ type ExportStarted struct {
 	// Totals counts the records of each type present at the snapshot, before
 	// filters; it is what a progress percent divides by.
 	Totals map[string]int64 `json:"totals,omitempty"`
+	// Tasks is the plan: the job's types that have records, grouped into
+	// the tasks that export them, each task one pass over the records. The
+	// first attempt fixes it, and every worker follows it. Absent in events
+	// written before plans were recorded: then every type is a task.
+	Tasks [][]string `json:"tasks,omitempty"`
 }
 
-// ExportTaskQueued is one unit of an export's work: the records of one
-// resource type. The worker that plans a job queues one per type, and any
-// exporter replica takes it, so the types of one export run in parallel.
+// ExportTaskQueued is one unit of an export's work: the records of one or
+// more resource types, read in one pass. The worker that plans a job
+// queues the tasks of its plan (ExportStarted.Tasks), and any exporter
+// replica takes one, so the tasks of one export run in parallel.
 type ExportTaskQueued struct {
+	// ResourceType is the task's first type, which names it.
 	ResourceType string `json:"resourceType"`
+	// ResourceTypes are all the types of the task, ResourceType first.
+	// Absent in events written before tasks had several types: then the
+	// task is ResourceType alone.
+	ResourceTypes []string `json:"resourceTypes,omitempty"`
 	// Index and Of place the task among the job's tasks (1-based).
 	Index int `json:"index"`
 	Of    int `json:"of"`
+}
+
+// Types returns the types the task exports.
+func (t *ExportTaskQueued) Types() []string {
+	if len(t.ResourceTypes) == 0 {
+		return []string{t.ResourceType}
+	}
+	return t.ResourceTypes
 }
 
 // ExportTaskFinished says every part of one resource type is stored; the

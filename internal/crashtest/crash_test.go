@@ -11,8 +11,9 @@ import (
 // TestCrashResume SIGKILLs an exporter at each point of an export and lets
 // a second exporter process finish it. 60 synthetic patients give 60
 // Patients (one part) and 2,283 Observations (eight parts of 300, unless
-// a case says otherwise); the Patient task runs first, so the n-th record
-// or part is known.
+// a case says otherwise), read in one pass: the records of each patient
+// together, so the Observation parts are stored one after the other while
+// the Patient part stays open until the pass ends.
 func TestCrashResume(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -20,17 +21,17 @@ func TestCrashResume(t *testing.T) {
 		byB   []string // the types exporter-b finishes
 		flags []string // exporter-a's own
 	}{
-		// With parts of 2,000, record 1,500 is the 1,440th of Observation
-		// part 1: the part's put is under way, two of its 512 KiB chunks
-		// already stored.
-		{"mid-part", "record:1500", []string{"Observation"}, []string{"--part-max-resources", "2000"}},
-		// Observation.2 is in the store, its ChunkWritten not yet published.
-		{"part stored, not recorded", "part-stored:3", []string{"Observation"}, nil},
-		// Patient.1, the type's only part, recorded; the type not yet
-		// recorded finished.
-		{"last part of a type recorded", "part-recorded:1", []string{"Patient", "Observation"}, nil},
-		// Observation.1 recorded, Observation.2 not begun.
-		{"part recorded", "part-recorded:2", []string{"Observation"}, nil},
+		// With parts of 2,000, record 1,500 of the pass is about the
+		// 1,460th Observation: Observation.1's put is under way, two of its
+		// 512 KiB chunks already stored, and the Patient part is open.
+		{"mid-part", "record:1500", []string{"Patient", "Observation"}, []string{"--part-max-resources", "2000"}},
+		// Observation.3 is in the store, its ChunkWritten not yet published.
+		{"part stored, not recorded", "part-stored:3", []string{"Patient", "Observation"}, nil},
+		// Observation.1 and .2 recorded, .3 under way.
+		{"part recorded", "part-recorded:2", []string{"Patient", "Observation"}, nil},
+		// The ninth and last part recorded (Observation.8 or Patient.1, the
+		// two end together): every part stored, no type recorded finished.
+		{"every part recorded", "part-recorded:9", []string{"Patient", "Observation"}, nil},
 		// Every type finished, the manifest not yet published.
 		{"before complete", "before-complete:1", nil, nil},
 	}

@@ -24,6 +24,12 @@ type Source interface {
 	Next(ctx context.Context) (Line, error)
 }
 
+// ErrEndPart, returned by a Source's Next, ends the part being read (if it
+// has a line) without ending the source: the next part begins with the
+// source's next line. A source that may wait long between lines returns it
+// so that a part's consumer is not held open meanwhile.
+var ErrEndPart = errors.New("ndjson: end of part")
+
 // Limits say when a part is full. A part holds at least one line, even one
 // longer than MaxBytes.
 type Limits struct {
@@ -48,6 +54,16 @@ func NewSplitter(src Source, lim Limits) *Splitter {
 // More reports whether the source has another line, reading it ahead if
 // needed. After a part, More tells whether that part was the last.
 func (s *Splitter) More(ctx context.Context) (bool, error) {
+	for {
+		more, err := s.more(ctx)
+		if !errors.Is(err, ErrEndPart) {
+			return more, err
+		}
+	}
+}
+
+// more is More, except that it returns ErrEndPart from the source.
+func (s *Splitter) more(ctx context.Context) (bool, error) {
 	if s.pending != nil {
 		return true, nil
 	}
@@ -58,6 +74,9 @@ func (s *Splitter) More(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	l, err := s.src.Next(ctx)
+	if errors.Is(err, ErrEndPart) {
+		return false, err
+	}
 	if errors.Is(err, io.EOF) {
 		s.eof = true
 		return false, nil
@@ -129,7 +148,14 @@ func (p *Part) advance() (bool, error) {
 	if err := context.Cause(p.ctx); err != nil {
 		return false, err
 	}
-	more, err := p.s.More(p.ctx)
+	more, err := p.s.more(p.ctx)
+	if errors.Is(err, ErrEndPart) && p.lines > 0 {
+		p.ended = true
+		return false, nil
+	}
+	for errors.Is(err, ErrEndPart) {
+		more, err = p.s.more(p.ctx) // a part has at least one line
+	}
 	if err != nil {
 		return false, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 )
 
+// sliceSource yields its lines; a line without data stands for ErrEndPart.
 type sliceSource struct{ lines []Line }
 
 func (s *sliceSource) Next(context.Context) (Line, error) {
@@ -17,6 +18,9 @@ func (s *sliceSource) Next(context.Context) (Line, error) {
 	}
 	l := s.lines[0]
 	s.lines = s.lines[1:]
+	if l.Data == nil {
+		return Line{}, ErrEndPart
+	}
 	return l, nil
 }
 
@@ -102,6 +106,40 @@ func TestSplitter(t *testing.T) {
 				t.Errorf("concatenated parts differ from the source lines")
 			}
 		})
+	}
+}
+
+// A source's ErrEndPart ends the part being read when it has a line, and
+// is passed over otherwise: between parts, and at a part's start.
+func TestSourceEndsPart(t *testing.T) {
+	ls := lines(9, 40)
+	end := Line{}
+	src := []Line{end, ls[0], ls[1], end, end, ls[2], end, ls[3], ls[4], ls[5], ls[6], end, ls[7], ls[8], end}
+	ctx := context.Background()
+	s := NewSplitter(&sliceSource{lines: src}, Limits{MaxLines: 3, MaxBytes: 1 << 20})
+	var got []int
+	var all []byte
+	for {
+		more, err := s.More(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+		p := s.Next(ctx)
+		all = append(all, readAll(t, p, 16)...)
+		got = append(got, p.Lines())
+	}
+	if want := []int{2, 1, 3, 1, 2}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parts %v, want %v", got, want)
+	}
+	var wantAll []byte
+	for _, l := range ls {
+		wantAll = append(append(wantAll, l.Data...), '\n')
+	}
+	if !bytes.Equal(all, wantAll) {
+		t.Errorf("concatenated parts differ from the source lines")
 	}
 }
 

@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func BenchmarkExport(b *testing.B) {
 				case *events.ChunkWritten:
 					detail = p.ResourceType + " " + p.Object
 				case *events.ExportTaskQueued:
-					detail = p.ResourceType
+					detail = strings.Join(p.Types(), ",")
 				case *events.ExportTaskFinished:
 					detail = p.ResourceType
 				}

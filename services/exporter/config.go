@@ -27,8 +27,15 @@ type Config struct {
 	// RetryDelay is the first delay before a failed attempt is retried; it
 	// doubles per attempt up to a minute (default 2s).
 	RetryDelay time.Duration
-	// JobTasks is how many of one job's tasks (one resource type each) may
-	// be queued or running at once (default 2). Up to this many workers
+	// TaskResources is about how many records one task reads (default
+	// 2,000,000): a job's types are grouped into tasks of at most this many
+	// records (a larger type is a task of its own), each read in one pass
+	// over the records stream. A job larger than it is split into tasks
+	// that several workers run at once; every task is a pass, so smaller
+	// tasks spread one export wider at the price of more reading.
+	TaskResources int64
+	// JobTasks is how many of one job's tasks may be queued or running at
+	// once (default 2). Up to this many workers
 	// share one export; a task of another job waits for at most one of
 	// them to end. Set it to the total of workers (exporter processes times
 	// Concurrency) for the fastest single export, lower to leave room for
@@ -77,6 +84,9 @@ func (c Config) withDefaults() Config {
 	if c.JobTasks == 0 {
 		c.JobTasks = 2
 	}
+	if c.TaskResources == 0 {
+		c.TaskResources = 2_000_000
+	}
 	if c.Durable == "" {
 		c.Durable = "exporter"
 	}
@@ -112,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.JobTasks < 0 {
 		errs = append(errs, errors.New("job tasks must not be negative"))
+	}
+	if c.TaskResources < 0 {
+		errs = append(errs, errors.New("task resources must not be negative"))
 	}
 	if c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max attempts must not be negative"))

@@ -52,9 +52,9 @@ func New(cfg Config, deps Deps) (*Exporter, error) {
 // to its consumer at once so another worker can resume it.
 //
 // Three durable consumers, each shared by every replica: "exporter" plans a
-// requested job (its snapshot and one task per resource type);
+// requested job (its snapshot, and its types grouped into tasks);
 // "exporter-tasks" runs the tasks, Concurrency at a time per process, so the
-// types of one export run on several workers at once; "exporter-cancel"
+// tasks of one export run on several workers at once; "exporter-cancel"
 // removes the files of cancelled jobs no worker is running.
 func (x *Exporter) Run(ctx context.Context) error {
 	consumer := func(name, desc string, kind events.Kind, ackWait time.Duration) (jetstream.Consumer, error) {
@@ -75,11 +75,11 @@ func (x *Exporter) Run(ctx context.Context) error {
 		}
 		return c, nil
 	}
-	plans, err := consumer(x.cfg.Durable, "plans requested exports: snapshot and one task per type", events.KindRequested, x.cfg.AckWait)
+	plans, err := consumer(x.cfg.Durable, "plans requested exports: snapshot and tasks", events.KindRequested, x.cfg.AckWait)
 	if err != nil {
 		return err
 	}
-	tasks, err := consumer(x.cfg.Durable+"-tasks", "export tasks: one resource type of one job each", events.KindTask, x.cfg.AckWait)
+	tasks, err := consumer(x.cfg.Durable+"-tasks", "export tasks: some resource types of one job each, read in one pass", events.KindTask, x.cfg.AckWait)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (x *Exporter) handlePlan(ctx context.Context, msg jetstream.Msg) {
 	})
 }
 
-// handleTask exports one resource type of one job.
+// handleTask exports the types of one task of one job.
 func (x *Exporter) handleTask(ctx context.Context, msg jetstream.Msg) {
 	ev, err := broker.DecodeMsg(msg)
 	task, ok := ev.Data.(*events.ExportTaskQueued)
@@ -144,7 +144,7 @@ func (x *Exporter) handleTask(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	x.settle(ctx, msg, ev, func(ctx context.Context, st *jobState, log zerolog.Logger) error {
-		return x.runTask(ctx, ev, task.ResourceType, st, log.With().Str("resource_type", task.ResourceType).Logger())
+		return x.runTask(ctx, ev, task.Types(), st, log.With().Strs("resource_types", task.Types()).Logger())
 	})
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
@@ -236,6 +238,95 @@ func TestResumeAfterInterruptedAttempt(t *testing.T) {
 	}
 	if len(chunks) != 6 {
 		t.Errorf("%d parts, want 6", len(chunks))
+	}
+}
+
+// A task of several types, interrupted when some parts of each are
+// recorded, is resumed by another worker type by type: no part is written
+// twice, the parts of each type follow on, and every record is there once.
+func TestResumeOnePassOfSeveralTypes(t *testing.T) {
+	a := natstest.Assets(t, broker.Config{})
+	want := map[string]string{}
+	for p := range 150 { // as patients are loaded: their records together
+		maps.Copy(want, putRecords(t, a, tenant, "Patient", p, 1))
+		maps.Copy(want, putRecords(t, a, tenant, "Encounter", 2*p, 2))
+		maps.Copy(want, putRecords(t, a, tenant, "Observation", 7*p, 7))
+	}
+	// Every ChunkWritten published, stored or not: a part written again
+	// would be published again (the log de-duplicates it, the wire does not).
+	var mu sync.Mutex
+	published := map[string]int{}
+	recorded := make(chan struct{}, 1000)
+	sub, err := a.JS.Conn().Subscribe(events.KindSubjects(events.KindChunk), func(m *nats.Msg) {
+		ev, err := events.Decode(m.Data)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c := ev.Data.(*events.ChunkWritten)
+		mu.Lock()
+		published[fmt.Sprintf("%s.%d", c.ResourceType, c.Part)]++
+		mu.Unlock()
+		recorded <- struct{}{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	cfg := exporter.Config{PartMaxResources: 40, AckWait: 2 * time.Second, WorkerID: "first"}
+	stop := system(t, a, cfg)
+	id := request(t, a, &events.ExportRequested{ResourceTypes: []string{"Patient", "Encounter", "Observation"}})
+	for range 8 {
+		<-recorded
+	}
+	stop()
+	cfg.WorkerID = "second"
+	system(t, a, cfg)
+	j := waitStatus(t, a, id, events.StatusCompleted)
+	got := lines(t, a, j.Files)
+	if len(got) != len(want) {
+		t.Fatalf("exported %d, want %d", len(got), len(want))
+	}
+	evs, err := broker.JobEvents(context.Background(), a.JS, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started *events.ExportStarted
+	tasks, finishedBy := 0, map[string]string{}
+	for _, ev := range evs {
+		switch p := ev.Data.(type) {
+		case *events.ExportStarted:
+			started = p
+		case *events.ExportTaskQueued:
+			tasks++
+		case *events.ExportTaskFinished:
+			finishedBy[p.ResourceType] = p.WorkerID
+		}
+	}
+	if want := [][]string{{"Patient", "Encounter", "Observation"}}; started == nil || !cmp.Equal(started.Tasks, want) || tasks != 1 {
+		t.Errorf("plan %v in %d tasks queued, want one task of every type", started.Tasks, tasks)
+	}
+	for _, typ := range []string{"Patient", "Encounter", "Observation"} {
+		if finishedBy[typ] != "second" {
+			t.Errorf("%s finished by %q: the second worker did not resume it", typ, finishedBy[typ])
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for part, n := range published {
+		if n != 1 {
+			t.Errorf("part %s published %d times", part, n)
+		}
+	}
+	perType := map[string]int{}
+	for _, f := range j.Files {
+		perType[f.ResourceType]++
+		if f.Part != perType[f.ResourceType] {
+			t.Errorf("%s part %d out of order or missing one", f.ResourceType, f.Part)
+		}
+	}
+	if len(published) != len(j.Files) {
+		t.Errorf("%d parts published, %d in the manifest", len(published), len(j.Files))
 	}
 }
 

@@ -87,8 +87,8 @@ func logged(tb testing.TB, a *broker.Assets, t events.Tenant, id string, k event
 	return ev
 }
 
-// TestFairAcrossTenants: tenant A's export of six large types is queued
-// first and holds both workers; tenant B's one small type is queued after.
+// TestFairAcrossTenants: tenant A's export of six large types, six tasks,
+// is queued first and holds both workers; tenant B's one small type is queued after.
 // B must not wait for A's whole queue: it completes before A does, after
 // at most the tasks A had running when B arrived.
 func TestFairAcrossTenants(t *testing.T) {
@@ -102,7 +102,8 @@ func TestFairAcrossTenants(t *testing.T) {
 
 	g := newGate()
 	t.Cleanup(g.release)
-	exporters(t, a, 2, exporter.Config{Concurrency: 1, PartMaxResources: 50, Pause: g.pause})
+	// TaskResources 1: every type is a task of its own (each has 300).
+	exporters(t, a, 2, exporter.Config{Concurrency: 1, PartMaxResources: 50, TaskResources: 1, Pause: g.pause})
 
 	jobA := requestFor(t, a, tenantA, typesA...)
 	natstest.Eventually(t, 30*time.Second, "both workers never took one of A's tasks", func() bool {

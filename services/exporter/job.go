@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -17,7 +17,6 @@ import (
 	"github.com/jetexport/jetexport/internal/broker"
 	"github.com/jetexport/jetexport/internal/fhir"
 	"github.com/jetexport/jetexport/internal/fhirstore"
-	"github.com/jetexport/jetexport/internal/ndjson"
 )
 
 // errCancelled ends an export whose job was cancelled.
@@ -53,6 +52,8 @@ type jobState struct {
 	// progress counts records read by this worker's attempt, for the
 	// stuck-task watchdog.
 	progress atomic.Int64
+	// mu guards chunks while a task's writers record their parts.
+	mu sync.Mutex
 }
 
 func (s *jobState) terminal() bool { return s.completed || s.failed || s.cancelled || s.expired }
@@ -62,6 +63,8 @@ func (s *jobState) running() bool { return s.started != nil && !s.terminal() && 
 
 // record adds a stored part, replacing an earlier record of the same part.
 func (s *jobState) record(c events.ChunkWritten) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	parts := s.chunks[c.ResourceType]
 	i := slices.IndexFunc(parts, func(p events.ChunkWritten) bool { return p.Part == c.Part })
 	if i >= 0 {
@@ -76,6 +79,8 @@ func (s *jobState) record(c events.ChunkWritten) {
 // resume returns where the export of one type stands: the last part
 // stored, the cursor after which to continue, and whether the type is done.
 func (s *jobState) resume(typ string) (lastPart int, cursor uint64, done bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	parts := s.chunks[typ]
 	if len(parts) == 0 {
 		return 0, 0, false
@@ -99,7 +104,9 @@ func (x *Exporter) jobState(ctx context.Context, t events.Tenant, jobID string) 
 				st.started = p
 			}
 		case *events.ExportTaskQueued:
-			st.queued[p.ResourceType] = true
+			for _, typ := range p.Types() {
+				st.queued[typ] = true
+			}
 		case *events.ExportTaskFinished:
 			st.finished[p.ResourceType] = true
 		case *events.ChunkWritten:
@@ -143,11 +150,12 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 			}
 			started.Totals[typ] = n
 		}
+		started.Tasks = groupTypes(jobTypes(st.req), started.Totals, x.cfg.TaskResources)
 		if err := x.publish(ctx, req.Tenant, req.JobID, started, ""); err != nil {
 			return err
 		}
 		st.started = started
-		log.Info().Uint64("snapshot_seq", bound).Int("types", len(started.Totals)).Msg("export started")
+		log.Info().Uint64("snapshot_seq", bound).Int("types", len(started.Totals)).Int("tasks", len(started.Tasks)).Msg("export started")
 	}
 	for _, typ := range jobTypes(st.req) {
 		if st.queued[typ] || st.finished[typ] {
@@ -165,16 +173,22 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 	return x.maybeComplete(ctx, req.Tenant, req.JobID, log)
 }
 
-// runTask exports one type, records it finished, and completes the job if
-// it was the last.
-func (x *Exporter) runTask(ctx context.Context, ev events.Event, typ string, st *jobState, log zerolog.Logger) error {
+// runTask exports a task's types in one pass, records each finished, and
+// completes the job if they were the last.
+func (x *Exporter) runTask(ctx context.Context, ev events.Event, types []string, st *jobState, log zerolog.Logger) error {
 	if st.started == nil {
 		return errors.New("task before the job's snapshot was recorded")
 	}
-	if !st.finished[typ] {
-		if err := x.exportType(ctx, ev.Tenant, ev.JobID, st, typ); err != nil {
-			return fmt.Errorf("export %s: %w", typ, err)
+	var todo []string
+	for _, typ := range types {
+		if !st.finished[typ] {
+			todo = append(todo, typ)
 		}
+	}
+	if err := x.exportTypes(ctx, ev.Tenant, ev.JobID, st, todo); err != nil {
+		return fmt.Errorf("export %s: %w", strings.Join(todo, ","), err)
+	}
+	for _, typ := range todo {
 		done := &events.ExportTaskFinished{ResourceType: typ, WorkerID: x.cfg.WorkerID}
 		for _, c := range st.chunks[typ] {
 			done.Parts++
@@ -184,7 +198,7 @@ func (x *Exporter) runTask(ctx context.Context, ev events.Event, typ string, st 
 		if err := x.publish(ctx, ev.Tenant, ev.JobID, done, typ); err != nil {
 			return err
 		}
-		log.Debug().Int("parts", done.Parts).Int64("resources", done.Resources).Msg("task finished")
+		log.Debug().Str("resource_type", typ).Int("parts", done.Parts).Int64("resources", done.Resources).Msg("type finished")
 	}
 	return x.maybeComplete(ctx, ev.Tenant, ev.JobID, log)
 }
@@ -222,107 +236,6 @@ func (x *Exporter) maybeComplete(ctx context.Context, t events.Tenant, jobID str
 	}
 	log.Info().Int64("resources", done.Resources).Int64("bytes", done.Bytes).Int("files", len(done.Files)).Msg("export completed")
 	return nil
-}
-
-// exportType writes the parts of one resource type, after those an earlier
-// attempt stored. Each part is recorded before the next is written.
-func (x *Exporter) exportType(ctx context.Context, t events.Tenant, jobID string, st *jobState, typ string) error {
-	lastPart, cursor, done := st.resume(typ)
-	if done {
-		return nil
-	}
-	r := st.req
-	sel, err := x.selection(ctx, t, st)
-	if err != nil {
-		return err
-	}
-	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: t, Type: typ,
-		UpTo: st.started.SnapshotSeq, After: cursor, Since: r.Since, Until: r.Until})
-	if err != nil {
-		return err
-	}
-	defer scan.Close()
-	src := scanSource{s: scan, progress: &st.progress, typ: typ, pause: x.cfg.Pause}
-	if !sel.Trivial(typ) {
-		src.sel = sel
-	}
-	split := ndjson.NewSplitter(src, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
-	for n := lastPart + 1; ; n++ {
-		more, err := split.More(ctx)
-		if err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-		part := split.Next(ctx)
-		name := events.ObjectName(t, jobID, typ, n)
-		// Put gets a context that outlives a cancellation: the part's reader
-		// ends the part with the cancellation instead, and Put then removes
-		// the chunks it stored (with a cancelled context it could not). No
-		// deadline: without one, Put bounds each chunk's acknowledgement by
-		// the client's default timeout, so an ack lost when a cluster node
-		// dies fails the part in seconds (and the task is retried), where a
-		// deadline on the whole part would hold it until the deadline.
-		info, err := x.a.Exports.Put(context.WithoutCancel(ctx), jetstream.ObjectMeta{Name: name,
-			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}},
-			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, part)
-		if err != nil {
-			return fmt.Errorf("store part %d: %w", n, err)
-		}
-		x.cfg.Pause("part-stored")
-		last, err := split.More(ctx)
-		if err != nil {
-			return err
-		}
-		c := events.ChunkWritten{ResourceType: typ, Part: n, Object: name, Resources: int64(part.Lines()),
-			Bytes: part.Bytes(), SHA256: digestHex(info.Digest), Cursor: part.Cursor(),
-			Scanned: scan.Scanned(), Last: !last}
-		if err := x.publish(ctx, t, jobID, &c, typ+"."+strconv.Itoa(n)); err != nil {
-			return err
-		}
-		x.cfg.Pause("part-recorded")
-		st.record(c)
-	}
-}
-
-// partChunk is the object store chunk of a part: larger than the default
-// 128 KiB so a part is fewer messages, well under the 1 MiB max payload.
-const partChunk = 512 << 10
-
-// scanSource adapts a scan to the splitter's source: it counts progress
-// and applies the job's selection (compartment, _typeFilter, _elements)
-// record by record, on the stream.
-type scanSource struct {
-	s        *fhirstore.Scan
-	progress *atomic.Int64
-	typ      string
-	sel      *fhir.Selection // nil: every record as stored
-	pause    func(string)
-}
-
-func (a scanSource) Next(ctx context.Context) (ndjson.Line, error) {
-	for {
-		r, err := a.s.Next(ctx)
-		if err != nil {
-			return ndjson.Line{}, err
-		}
-		a.progress.Add(1)
-		a.pause("record")
-		data := r.Data
-		if a.sel != nil {
-			out, keep, err := a.sel.Apply(a.typ, data)
-			if err != nil {
-				return ndjson.Line{}, &permanentError{code: "unreadable_record",
-					err: fmt.Errorf("a stored %s at sequence %d is not a FHIR resource: %w", a.typ, r.Seq, err)}
-			}
-			if !keep {
-				continue
-			}
-			data = out
-		}
-		return ndjson.Line{Data: data, Cursor: r.Seq}, nil
-	}
 }
 
 // jobTypes returns the types a job exports: at patient and group level,
