@@ -18,6 +18,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Int64("seed", 1, "synthetic data seed")
 	part := fs.Int("part-max-resources", 100_000, "resources per NDJSON part")
 	dir := fs.String("dir", "", "directory for the server's store (default a temporary one)")
+	tasks := fs.Int("task-resources", 0, "the exporters' --task-resources: records per task, each a pass over the records (default the exporter's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg := bench.Config{Binary: bin, Seed: *seed, PartMaxResources: *part, Dir: *dir, Out: stdout}
+	cfg := bench.Config{Binary: bin, Seed: *seed, PartMaxResources: *part, TaskResources: *tasks, Dir: *dir, Out: stdout}
 	if cfg.Sizes, err = ints(*sizes); err != nil {
 		return fmt.Errorf("--resources: %w", err)
 	}

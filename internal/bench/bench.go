@@ -42,7 +42,10 @@ type Config struct {
 	Seed int64
 	// PartMaxResources rolls the export's parts.
 	PartMaxResources int
-	Out              io.Writer
+	// TaskResources, when set, is the exporters' --task-resources: how the
+	// export's types are grouped into tasks (each a pass over the records).
+	TaskResources int
+	Out           io.Writer
 }
 
 // Result is one run's figures.
@@ -60,7 +63,7 @@ type Result struct {
 	Ratio      float64 // export bytes/s over the slower raw rate
 	PeakRSS    int64   // bytes, highest of the exporter processes
 	Parts      int
-	// Types counts the loaded resources per type: one task each.
+	// Types counts the loaded resources per type.
 	Types map[string]int
 	// Work is who did the export's tasks and whether a part was recorded twice.
 	Work Work
@@ -165,9 +168,13 @@ func runOne(ctx context.Context, cfg Config, n, exporters int) (Result, error) {
 	var procs []*exec.Cmd
 	for i := range exporters {
 		// --job-tasks: every exporter may work on the one export at once.
-		p, err := start(ctx, cfg.Binary, "exporter", "--nats-url", url, "--log-level", "warn",
-			"--worker-id", "bench-"+strconv.Itoa(i), "--part-max-resources", strconv.Itoa(cfg.PartMaxResources),
-			"--job-tasks", strconv.Itoa(max(2, exporters)))
+		args := []string{"exporter", "--nats-url", url, "--log-level", "warn",
+			"--worker-id", "bench-" + strconv.Itoa(i), "--part-max-resources", strconv.Itoa(cfg.PartMaxResources),
+			"--job-tasks", strconv.Itoa(max(2, exporters))}
+		if cfg.TaskResources > 0 {
+			args = append(args, "--task-resources", strconv.Itoa(cfg.TaskResources))
+		}
+		p, err := start(ctx, cfg.Binary, args...)
 		if err != nil {
 			return res, err
 		}

@@ -17,9 +17,9 @@ import (
 // Work is what the job's own events say about who did its work: read from
 // the log after the export completed, not from the exporters' word.
 type Work struct {
-	// Tasks counts the finished tasks (resource types) per worker id, from
-	// ExportTaskFinished.WorkerID.
-	Tasks map[string]int
+	// Tasks counts the tasks (ExportTaskQueued) each worker id ran, and
+	// Types the resource types it finished, from ExportTaskFinished.WorkerID.
+	Tasks, Types map[string]int
 	// Resources counts the resources each worker exported, from the same events.
 	Resources map[string]int64
 	// ChunkEvents is how many ChunkWritten the log holds; Parts how many
@@ -39,16 +39,26 @@ func tally(ctx context.Context, js jetstream.JetStream, t events.Tenant, jobID s
 }
 
 func count(evs []events.Event) Work {
-	w := Work{Tasks: map[string]int{}, Resources: map[string]int64{}}
+	w := Work{Tasks: map[string]int{}, Types: map[string]int{}, Resources: map[string]int64{}}
 	parts := map[string]int{}
+	var tasks [][]string
+	finishedBy := map[string]string{}
 	for _, ev := range evs {
 		switch p := ev.Data.(type) {
+		case *events.ExportTaskQueued:
+			tasks = append(tasks, p.Types())
 		case *events.ExportTaskFinished:
-			w.Tasks[p.WorkerID]++
+			finishedBy[p.ResourceType] = p.WorkerID
+			w.Types[p.WorkerID]++
 			w.Resources[p.WorkerID] += p.Resources
 		case *events.ChunkWritten:
 			w.ChunkEvents++
 			parts[fmt.Sprintf("%s.%d", p.ResourceType, p.Part)]++
+		}
+	}
+	for _, task := range tasks {
+		if by, ok := finishedBy[task[0]]; ok {
+			w.Tasks[by]++
 		}
 	}
 	w.Parts = len(parts)
@@ -76,9 +86,9 @@ func printWork(out io.Writer, r Result) {
 		types = append(types, fmt.Sprintf("%s=%d", typ, r.Types[typ]))
 	}
 	var workers []string
-	for _, id := range slices.Sorted(maps.Keys(r.Work.Tasks)) {
-		workers = append(workers, fmt.Sprintf("%s %d tasks %d resources", id, r.Work.Tasks[id], r.Work.Resources[id]))
+	for _, id := range slices.Sorted(maps.Keys(r.Work.Types)) {
+		workers = append(workers, fmt.Sprintf("%s %d tasks (%d types) %d resources", id, r.Work.Tasks[id], r.Work.Types[id], r.Work.Resources[id]))
 	}
-	fmt.Fprintf(out, "  types: %s\n  tasks per exporter: %s\n  ChunkWritten events %d for %d distinct parts: %d recorded twice\n",
+	fmt.Fprintf(out, "  types: %s\n  work per exporter: %s\n  ChunkWritten events %d for %d distinct parts: %d recorded twice\n",
 		strings.Join(types, " "), strings.Join(workers, "; "), r.Work.ChunkEvents, r.Work.Parts, len(r.Work.Twice))
 }

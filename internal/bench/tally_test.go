@@ -24,14 +24,22 @@ func TestCount(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "split between two workers",
-			evs: []events.Event{chunk("Patient", 1), chunk("Observation", 1), chunk("Observation", 2),
+			evs: []events.Event{
+				ev(&events.ExportTaskQueued{ResourceType: "Observation", ResourceTypes: []string{"Observation"}, Index: 1, Of: 2}),
+				ev(&events.ExportTaskQueued{ResourceType: "Patient", ResourceTypes: []string{"Patient", "Condition"}, Index: 2, Of: 2}),
+				chunk("Patient", 1), chunk("Condition", 1), chunk("Observation", 1), chunk("Observation", 2),
 				ev(&events.ExportTaskFinished{ResourceType: "Patient", WorkerID: "a", Resources: 10}),
+				ev(&events.ExportTaskFinished{ResourceType: "Condition", WorkerID: "a", Resources: 5}),
 				ev(&events.ExportTaskFinished{ResourceType: "Observation", WorkerID: "b", Resources: 20})},
-			want: Work{Tasks: map[string]int{"a": 1, "b": 1}, Resources: map[string]int64{"a": 10, "b": 20},
-				ChunkEvents: 3, Parts: 3}},
+			want: Work{Tasks: map[string]int{"a": 1, "b": 1}, Types: map[string]int{"a": 2, "b": 1},
+				Resources: map[string]int64{"a": 15, "b": 20}, ChunkEvents: 4, Parts: 4}},
+		{name: "a task per type, before plans were recorded",
+			evs: []events.Event{ev(&events.ExportTaskQueued{ResourceType: "Patient", Index: 1, Of: 1}),
+				ev(&events.ExportTaskFinished{ResourceType: "Patient", WorkerID: "a", Resources: 10})},
+			want: Work{Tasks: map[string]int{"a": 1}, Types: map[string]int{"a": 1}, Resources: map[string]int64{"a": 10}}},
 		{name: "a part recorded twice",
 			evs: []events.Event{chunk("Patient", 1), chunk("Patient", 2), chunk("Patient", 1)},
-			want: Work{Tasks: map[string]int{}, Resources: map[string]int64{}, ChunkEvents: 3, Parts: 2,
+			want: Work{Tasks: map[string]int{}, Types: map[string]int{}, Resources: map[string]int64{}, ChunkEvents: 3, Parts: 2,
 				Twice: []string{"Patient.1"}},
 			wantErr: true},
 	}
