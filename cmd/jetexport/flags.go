@@ -131,7 +131,7 @@ func (x *exporterFlags) register(fs *flag.FlagSet, e *envErrors) {
 	fs.IntVar(&x.mb, "part-max-mb", e.int("part-max-mb", 64), "MiB per NDJSON part")
 	fs.DurationVar(&x.cfg.AckWait, "ack-wait", e.duration("ack-wait", 30*time.Second), "how long a silent worker keeps a job before another takes it over")
 	fs.IntVar(&x.cfg.MaxAttempts, "max-attempts", e.int("max-attempts", 5), "attempts before a job fails")
-	fs.Int64Var(&x.cfg.TaskResources, "task-resources", int64(e.int("task-resources", 2_000_000)), "records one export task reads at most: a job's types are grouped into tasks of this many records (a larger type is a task of its own), each one pass over the records; smaller spreads one export over more exporters at the price of more reading")
+	fs.Int64Var(&x.cfg.TaskResources, "task-resources", int64(e.int("task-resources", 2_000_000)), "how an export is cut into tasks: its types are grouped into tasks of about this many records (a larger type is a task of its own), each one pass over the records; smaller spreads one export over more exporters at the price of more reading")
 	fs.IntVar(&x.cfg.JobTasks, "job-tasks", e.int("job-tasks", 2), "tasks of one export queued or running at once: how many workers one export may hold; another export waits for one of them to end")
 	fs.DurationVar(&x.cfg.StuckAfter, "stuck-after", e.duration("stuck-after", 5*time.Minute), "how long a task may read nothing before it is given up as stuck and retried (or failed on its last attempt)")
 	fs.DurationVar(&x.cfg.RetentionCheck, "retention-check", e.duration("retention-check", time.Minute), "how often the exporter looks for jobs whose files passed --retention")

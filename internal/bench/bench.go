@@ -242,7 +242,12 @@ func load(ctx context.Context, js jetstream.JetStream, seed int64, n int) (map[s
 // rawScan reads the latest value of every key of the tenant, the way the
 // exporter's scan does, and nothing else.
 func rawScan(ctx context.Context, js jetstream.JetStream) (int, int64, error) {
-	c, err := js.OrderedConsumer(ctx, broker.FHIRStream, jetstream.OrderedConsumerConfig{
+	// The server lists every key's last sequence before the first message,
+	// about 2 s per million keys here: more than the client's default 5 s
+	// from 3,000,000 on.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	c, err := js.OrderedConsumer(cctx, broker.FHIRStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"$KV." + events.BucketFHIR + "." + string(tenant) + ".>"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})

@@ -50,7 +50,9 @@ type Config struct {
 	// RetentionCheck is how often the exporter looks for jobs whose files
 	// have passed the retention (default 1 minute).
 	RetentionCheck time.Duration
-	// Pause, for crash tests only, is called at named points of the work:
+	// Pause, for crash tests only, is called at named points of the work,
+	// from several goroutines at once (a task's types are written in
+	// parallel):
 	// "record" (each record read), "part-stored" (a part is in the object
 	// store, its ChunkWritten not yet published), "part-recorded" (after
 	// ChunkWritten), "before-complete" (every type finished, the manifest

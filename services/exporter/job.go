@@ -181,7 +181,7 @@ func (x *Exporter) runTask(ctx context.Context, ev events.Event, types []string,
 	}
 	var todo []string
 	for _, typ := range types {
-		if !st.finished[typ] {
+		if !st.finished[typ] && !slices.Contains(todo, typ) {
 			todo = append(todo, typ)
 		}
 	}
@@ -190,6 +190,7 @@ func (x *Exporter) runTask(ctx context.Context, ev events.Event, types []string,
 	}
 	for _, typ := range todo {
 		done := &events.ExportTaskFinished{ResourceType: typ, WorkerID: x.cfg.WorkerID}
+		// The pass's writers have all returned: chunks is no longer written.
 		for _, c := range st.chunks[typ] {
 			done.Parts++
 			done.Resources += c.Resources

@@ -41,18 +41,61 @@ const laneDepth = 256
 const maxTaskTypes = 32
 
 // lane carries one type's records from the pass to its writer.
+//
+// While a part is being stored, its first chunks are in the object store
+// but referenced by no object until the part ends, and the orphan chunk
+// sweep removes chunk sets that have had no new chunk for --stuck-after.
+// A sparse type (or a selective filter) can go that long without filling
+// a chunk even though records keep coming, so the lane ends the part
+// (ndjson.ErrEndPart) once it has had no new chunk for cut, half of
+// --stuck-after: the part is then stored whole, and its next records start
+// the next part.
 type lane struct {
-	typ  string
-	ch   chan ndjson.Line
-	sel  *fhir.Selection // nil: every record as stored
-	idle time.Duration   // a part waiting this long for a record ends
-	tm   *time.Timer
+	typ string
+	ch  chan ndjson.Line
+	sel *fhir.Selection // nil: every record as stored
+	cut time.Duration
+	now func() time.Time
+	tm  *time.Timer
+	// Set by the writer, in its own goroutine, as Next is called: whether a
+	// part is being stored, when it must end if no chunk comes first, and
+	// whether the last part ended that way.
+	open  bool
+	endAt time.Time
+	ended bool
+}
+
+func newLane(typ string, sel *fhir.Selection, cut time.Duration) *lane {
+	return &lane{typ: typ, ch: make(chan ndjson.Line, laneDepth), sel: sel, cut: cut, now: time.Now}
+}
+
+// begin starts a part: the reader to store instead of part, which pushes
+// the part's end back each time it hands over a chunk.
+func (l *lane) begin(part io.Reader) io.Reader {
+	l.open, l.ended, l.endAt = true, false, l.now().Add(l.cut)
+	return chunkClock{l: l, r: part}
+}
+
+// end says the part's store returned.
+func (l *lane) end() { l.open = false }
+
+// chunkClock passes a part's chunks to the object store, timing them.
+type chunkClock struct {
+	l *lane
+	r io.Reader
+}
+
+func (c chunkClock) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.l.endAt = c.l.now().Add(c.l.cut)
+	}
+	return n, err
 }
 
 // Next implements ndjson.Source: the lane's next record, with the job's
-// selection applied. A lane that stays empty for idle ends the part being
-// written (ndjson.ErrEndPart), so no object is held open, its chunks
-// unreferenced, long enough for the orphan chunk sweep to take them.
+// selection applied, or ndjson.ErrEndPart when the part being stored has
+// gone too long without a new chunk.
 func (l *lane) Next(ctx context.Context) (ndjson.Line, error) {
 	for {
 		line, err := l.receive(ctx)
@@ -71,17 +114,29 @@ func (l *lane) Next(ctx context.Context) (ndjson.Line, error) {
 }
 
 func (l *lane) receive(ctx context.Context) (ndjson.Line, error) {
+	if l.open && !l.now().Before(l.endAt) {
+		return l.endPart()
+	}
 	select {
 	case line, ok := <-l.ch:
 		return l.got(line, ok)
 	default:
 	}
-	// Empty: wait, with a timer only now (one per record would cost a
-	// good part of the pass).
+	if !l.open {
+		select {
+		case line, ok := <-l.ch:
+			return l.got(line, ok)
+		case <-ctx.Done():
+			return ndjson.Line{}, context.Cause(ctx)
+		}
+	}
+	// Empty while a part is open: wait until the part must end, with a
+	// timer only now (one per record would cost a good part of the pass).
+	wait := l.endAt.Sub(l.now())
 	if l.tm == nil {
-		l.tm = time.NewTimer(l.idle)
+		l.tm = time.NewTimer(wait)
 	} else {
-		l.tm.Reset(l.idle)
+		l.tm.Reset(wait)
 	}
 	defer l.tm.Stop()
 	select {
@@ -90,8 +145,13 @@ func (l *lane) receive(ctx context.Context) (ndjson.Line, error) {
 	case <-ctx.Done():
 		return ndjson.Line{}, context.Cause(ctx)
 	case <-l.tm.C:
-		return ndjson.Line{}, ndjson.ErrEndPart
+		return l.endPart()
 	}
+}
+
+func (l *lane) endPart() (ndjson.Line, error) {
+	l.open, l.ended = false, true
+	return ndjson.Line{}, ndjson.ErrEndPart
 }
 
 func (l *lane) got(line ndjson.Line, ok bool) (ndjson.Line, error) {
@@ -120,6 +180,10 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 	if err != nil {
 		return err
 	}
+	// One context for the pass and its writers, which a failing writer
+	// cancels: the scan then stops too, even waiting for a message.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: t, Types: todo,
 		UpTo: st.started.SnapshotSeq, After: after, Since: r.Since, Until: r.Until})
 	if err != nil {
@@ -127,15 +191,14 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 	}
 	defer scan.Close()
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	lanes := make(map[string]*lane, len(todo))
 	var wg sync.WaitGroup
 	for _, typ := range todo {
-		l := &lane{typ: typ, ch: make(chan ndjson.Line, laneDepth), idle: max(x.cfg.StuckAfter/2, time.Second)}
+		var ls *fhir.Selection
 		if !sel.Trivial(typ) {
-			l.sel = sel
+			ls = sel
 		}
+		l := newLane(typ, ls, max(x.cfg.StuckAfter/2, time.Second))
 		lanes[typ] = l
 		wg.Go(func() {
 			if err := x.writeParts(ctx, t, jobID, st, typ, l, scan); err != nil {
@@ -202,18 +265,24 @@ func (x *Exporter) writeParts(ctx context.Context, t events.Tenant, jobID string
 		// deadline on the whole part would hold it until the deadline.
 		info, err := x.a.Exports.Put(context.WithoutCancel(ctx), jetstream.ObjectMeta{Name: name,
 			Headers: nats.Header{"Content-Type": []string{"application/fhir+ndjson"}},
-			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, part)
+			Opts:    &jetstream.ObjectMetaOptions{ChunkSize: partChunk}}, l.begin(part))
+		l.end()
 		if err != nil {
 			return fmt.Errorf("%s: store part %d: %w", typ, n, err)
 		}
 		x.cfg.Pause("part-stored")
-		last, err := split.More(ctx)
-		if err != nil {
-			return err
+		// Whether this part is the type's last, known by reading ahead;
+		// except for a part ended early by its lane, which is recorded at
+		// once (not last: an attempt resumed after it finds nothing more).
+		next := true
+		if !l.ended {
+			if next, err = split.More(ctx); err != nil {
+				return err
+			}
 		}
 		c := events.ChunkWritten{ResourceType: typ, Part: n, Object: name, Resources: int64(part.Lines()),
 			Bytes: part.Bytes(), SHA256: digestHex(info.Digest), Cursor: part.Cursor(),
-			Scanned: scan.Scanned(typ), Last: !last}
+			Scanned: scan.Scanned(typ), Last: !next}
 		if err := x.publish(ctx, t, jobID, &c, typ+"."+strconv.Itoa(n)); err != nil {
 			return err
 		}

@@ -53,37 +53,100 @@ func TestGroupTypes(t *testing.T) {
 	}
 }
 
-// A lane that stays empty ends the part being written, so that a sparse
-// type's object is not held open, its chunks unreferenced, for a whole
-// pass; its next record starts the next part.
-func TestIdleLaneEndsThePart(t *testing.T) {
+// writeAll cuts a lane into parts as writeParts does, reading each part in
+// chunks of chunk bytes as the object store does, and returns each part's
+// text and whether its lane ended it early.
+func writeAll(t *testing.T, l *lane, chunk int, more func(part int)) (parts []string, early []bool) {
+	t.Helper()
 	ctx := context.Background()
-	l := &lane{typ: "Patient", ch: make(chan ndjson.Line, laneDepth), idle: 20 * time.Millisecond}
 	split := ndjson.NewSplitter(l, ndjson.Limits{MaxLines: 1000, MaxBytes: 1 << 20})
-	l.ch <- ndjson.Line{Data: []byte(`{"a":1}`), Cursor: 1}
-	l.ch <- ndjson.Line{Data: []byte(`{"a":2}`), Cursor: 2}
-	part := func() (string, uint64) {
-		t.Helper()
-		more, err := split.More(ctx)
-		if err != nil || !more {
-			t.Fatalf("More = %v, %v", more, err)
-		}
-		p := split.Next(ctx)
-		b, err := io.ReadAll(p)
+	for {
+		ok, err := split.More(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(b), p.Cursor()
+		if !ok {
+			return parts, early
+		}
+		r := l.begin(split.Next(ctx))
+		var b []byte
+		buf := make([]byte, chunk)
+		for {
+			n, err := r.Read(buf)
+			b = append(b, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.end()
+		parts, early = append(parts, string(b)), append(early, l.ended)
+		if more != nil {
+			more(len(parts))
+		}
 	}
-	if got, cursor := part(); got != "{\"a\":1}\n{\"a\":2}\n" || cursor != 2 {
-		t.Errorf("first part %q ending at %d, want the two records sent before the lane went idle", got, cursor)
+}
+
+// A lane that stays empty while a part is open ends the part, so that a
+// sparse type's object is not held open, its chunks unreferenced, for a
+// whole pass; its next record starts the next part.
+func TestIdleLaneEndsThePart(t *testing.T) {
+	l := newLane("Patient", nil, 20*time.Millisecond)
+	l.ch <- ndjson.Line{Data: []byte(`{"a":1}`), Cursor: 1}
+	l.ch <- ndjson.Line{Data: []byte(`{"a":2}`), Cursor: 2}
+	parts, early := writeAll(t, l, 512<<10, func(n int) {
+		if n == 1 { // after the idle cut: one more record, then the end
+			l.ch <- ndjson.Line{Data: []byte(`{"a":3}`), Cursor: 7}
+			close(l.ch)
+		}
+	})
+	want := []string{"{\"a\":1}\n{\"a\":2}\n", "{\"a\":3}\n"}
+	if diff := cmp.Diff(want, parts); diff != "" {
+		t.Errorf("parts (-want +got)\n%s", diff)
 	}
-	l.ch <- ndjson.Line{Data: []byte(`{"a":3}`), Cursor: 7}
-	close(l.ch)
-	if got, cursor := part(); got != "{\"a\":3}\n" || cursor != 7 {
-		t.Errorf("second part %q ending at %d", got, cursor)
+	if diff := cmp.Diff([]bool{true, false}, early); diff != "" {
+		t.Errorf("ended early (-want +got)\n%s", diff)
 	}
-	if more, err := split.More(ctx); more || err != nil {
-		t.Errorf("after the lane closed: More = %v, %v", more, err)
+}
+
+// Records that keep coming but fill no chunk do not keep a part open: it
+// ends once it has had no new chunk for the lane's cut. A part that hands
+// over chunks as it goes is not cut.
+func TestLaneEndsAPartWithoutNewChunks(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		chunk     int
+		wantParts func(n int) bool
+	}{
+		{"no chunk filled: cut every 30 ms", 512 << 10, func(n int) bool { return n >= 3 }},
+		{"a chunk every few records: one part", 64, func(n int) bool { return n == 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLane("Patient", nil, 30*time.Millisecond)
+			// A clock that moves 1 ms each time the lane reads it: records
+			// arrive slowly, without a real wait.
+			clock := time.Unix(0, 0)
+			l.now = func() time.Time { clock = clock.Add(time.Millisecond); return clock }
+			var want string
+			for i := range 100 {
+				data := fmt.Sprintf(`{"i":%d}`, i)
+				l.ch <- ndjson.Line{Data: []byte(data), Cursor: uint64(i + 1)}
+				want += data + "\n"
+			}
+			close(l.ch)
+			parts, _ := writeAll(t, l, tc.chunk, nil)
+			if !tc.wantParts(len(parts)) {
+				t.Errorf("%d parts", len(parts))
+			}
+			var got string
+			for _, p := range parts {
+				got += p
+			}
+			if got != want {
+				t.Errorf("the parts together differ from the records")
+			}
+		})
 	}
 }
