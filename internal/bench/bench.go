@@ -282,18 +282,34 @@ func rawScan(ctx context.Context, js jetstream.JetStream) (int, int64, error) {
 	}
 }
 
-// rawPut stores size bytes as one object, fed in whole chunks.
+// rawPut stores size bytes the way an export stores its parts: objects of
+// at most 64 MiB (the default part) in 512 KiB chunks, one after the other.
+// One object of the whole size would keep up to 4,000 chunks in flight,
+// more than the server's 128 MiB ingest queue for a stream, which then
+// refuses them (429, too many requests) from about 3 GB on.
 func rawPut(ctx context.Context, obs jetstream.ObjectStore, size int64) error {
+	const part, chunk = 64 << 20, 512 << 10
 	line := []byte(strings.Repeat("x", 1023) + "\n")
 	block := make([]byte, 0, 1<<20)
 	for len(block)+len(line) <= cap(block) {
 		block = append(block, line...)
 	}
-	r := io.LimitReader(&repeat{b: block}, size)
-	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: "bench/raw.ndjson"}, fill{r}); err != nil {
-		return err
+	src := &repeat{b: block}
+	var names []string
+	for left := size; left > 0; left -= part {
+		name := fmt.Sprintf("bench/raw.%d.ndjson", len(names)+1)
+		r := io.LimitReader(src, min(left, part))
+		if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}, fill{r}); err != nil {
+			return err
+		}
+		names = append(names, name)
 	}
-	return obs.Delete(ctx, "bench/raw.ndjson")
+	for _, name := range names {
+		if err := obs.Delete(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type repeat struct {
