@@ -59,6 +59,10 @@ type ScanSpec struct {
 	After map[string]uint64
 	// Since and Until filter on the time the version was written.
 	Since, Until *time.Time
+	// Progress, if set, counts every record the scan reads, including those
+	// skipped by After, Since and Until: a watchdog's sign of life through
+	// long stretches that return nothing.
+	Progress *atomic.Int64
 }
 
 // SnapshotSeq returns the current last sequence of the records stream: the
@@ -224,6 +228,9 @@ func (s *Scan) Next(ctx context.Context) (Record, error) {
 			r, s.tail = s.tail[0], s.tail[1:]
 		default:
 			return Record{}, io.EOF
+		}
+		if s.spec.Progress != nil {
+			s.spec.Progress.Add(1)
 		}
 		if r.Seq <= s.spec.After[r.Type] {
 			continue

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -185,7 +184,7 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	scan, err := fhirstore.OpenScan(ctx, x.js, fhirstore.ScanSpec{Tenant: t, Types: todo,
-		UpTo: st.started.SnapshotSeq, After: after, Since: r.Since, Until: r.Until})
+		UpTo: st.started.SnapshotSeq, After: after, Since: r.Since, Until: r.Until, Progress: &st.progress})
 	if err != nil {
 		return err
 	}
@@ -206,7 +205,7 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 			}
 		})
 	}
-	err = x.route(ctx, scan, lanes, &st.progress)
+	err = x.route(ctx, scan, lanes)
 	if err != nil {
 		cancel(err)
 	}
@@ -219,7 +218,7 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 
 // route reads the pass and hands each record to its type's lane; at the
 // end it closes every lane, which ends each type's last part.
-func (x *Exporter) route(ctx context.Context, scan *fhirstore.Scan, lanes map[string]*lane, progress *atomic.Int64) error {
+func (x *Exporter) route(ctx context.Context, scan *fhirstore.Scan, lanes map[string]*lane) error {
 	for {
 		rec, err := scan.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -231,7 +230,6 @@ func (x *Exporter) route(ctx context.Context, scan *fhirstore.Scan, lanes map[st
 		if err != nil {
 			return err
 		}
-		progress.Add(1)
 		x.cfg.Pause("record")
 		select {
 		case lanes[rec.Type].ch <- ndjson.Line{Data: rec.Data, Cursor: rec.Seq}:
