@@ -76,12 +76,41 @@ func startProgram(tb testing.TB, program, name string, env []string, args ...str
 		close(p.done)
 	}()
 	tb.Cleanup(func() {
-		p.kill()
-		if tb.Failed() {
-			tb.Logf("--- output of %s (%s):\n%s", name, strings.Join(args, " "), tail(p.out.String(), 40))
+		if !tb.Failed() {
+			p.kill()
+			return
 		}
+		// A failed test shows where each live process of ours was: Go
+		// prints every goroutine's stack on SIGQUIT. Only the stacks that
+		// pass through jetexport's own code are kept.
+		out, stacks := p.out.String(), ""
+		if program == binary && !p.exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+			stacks = ownStacks(strings.TrimPrefix(p.out.String(), out))
+		}
+		p.kill()
+		tb.Logf("--- output of %s (%s):\n%s%s", name, strings.Join(args, " "), tail(out, 40), stacks)
 	})
 	return p
+}
+
+// ownStacks keeps, of a goroutine dump, the goroutines that run jetexport's
+// own code.
+func ownStacks(dump string) string {
+	var keep []string
+	for _, g := range strings.Split(dump, "\n\n") {
+		if strings.HasPrefix(g, "goroutine ") && strings.Contains(g, "jetexport/jetexport/") {
+			keep = append(keep, g)
+		}
+	}
+	if len(keep) == 0 {
+		return ""
+	}
+	return "\n--- its goroutines in jetexport code at the failure:\n" + strings.Join(keep, "\n\n")
 }
 
 // tail returns the last n lines of s.
