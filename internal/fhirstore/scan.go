@@ -3,6 +3,7 @@ package fhirstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -91,19 +92,31 @@ func SnapshotSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 //
 // A Scan is not safe for concurrent use, except [Scan.Scanned].
 type Scan struct {
-	spec    ScanSpec
-	js      jetstream.JetStream
-	name    string // the consumer, deleted on Close
-	what    string // the types, for errors
-	prefix  string // of the subjects, before the type
-	cons    jetstream.MessagesContext
-	unwatch func() bool
-	types   map[string]string        // the spec's types, by themselves
-	scanned map[string]*atomic.Int64 // by type
-	done    bool                     // main consumer exhausted
-	head    *Record
-	tail    []Record
+	spec      ScanSpec
+	js        jetstream.JetStream
+	name      string // the consumer, deleted on Close
+	what      string // the types, for errors
+	prefix    string // of the subjects, before the type
+	cons      jetstream.MessagesContext
+	unwatch   func() bool
+	filters   []string
+	types     map[string]string        // the spec's types, by themselves
+	scanned   map[string]*atomic.Int64 // by type
+	done      bool                     // main consumer exhausted
+	head      *Record
+	tail      []Record
+	last      uint64 // sequence of the last record taken, returned or skipped
+	reopens   int
+	recreated string // the consumer that replaced name, to delete
 }
+
+// errRecreated says the scan's ordered consumer was recreated by the
+// client, after its server failed over or it lost messages.
+var errRecreated = errors.New("its consumer was recreated after a server failover or lost messages")
+
+// maxReopens bounds how many times one scan reopens itself after its
+// consumer was recreated, before it fails (and its task is retried).
+const maxReopens = 3
 
 // OpenScan starts a scan. Close it when done.
 func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan, error) {
@@ -113,16 +126,26 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	s := &Scan{spec: spec, js: js, what: strings.Join(spec.Types, ","),
 		prefix: "$KV." + events.BucketFHIR + "." + string(spec.Tenant) + ".",
 		types:  map[string]string{}, scanned: map[string]*atomic.Int64{}}
-	filters := make([]string, len(spec.Types))
+	s.filters = make([]string, len(spec.Types))
 	for i, typ := range spec.Types {
-		filters[i] = s.prefix + typ + ".>"
+		s.filters[i] = s.prefix + typ + ".>"
 		s.types[typ] = typ
 		s.scanned[typ] = new(atomic.Int64)
 	}
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open creates the scan's consumer and reads the keys changed after the
+// bound; what the spec's After says was returned before is skipped.
+func (s *Scan) open(ctx context.Context) error {
+	js := s.js
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
 	c, err := js.OrderedConsumer(cctx, fhirStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    filters,
+		FilterSubjects:    s.filters,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: 30 * time.Second,
 		// Give up on a consumer that cannot be recreated (its server is
@@ -130,11 +153,11 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 		MaxResetAttempts: 5,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", s.what, err)
+		return fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	info, err := c.Info(cctx)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", s.what, err)
+		return fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	s.name = info.Name
 	// The records stream's state, read once, after the consumer fixed its
@@ -143,7 +166,7 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	str, err := js.Stream(ctx, fhirStream)
 	if err != nil {
 		deleteConsumer(js, info.Name)
-		return nil, fmt.Errorf("scan %s: %w", s.what, err)
+		return fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	state := str.CachedInfo().State
 	// Keys written after the bound, found now that the consumer has fixed
@@ -151,11 +174,11 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	// delivered by the consumer in its snapshot version if kept.
 	if s.tail, err = s.changedSince(ctx, state.LastSeq); err != nil {
 		deleteConsumer(js, info.Name)
-		return nil, err
+		return err
 	}
 	if info.NumPending == 0 {
 		s.done = true
-		return s, nil
+		return nil
 	}
 	// Count-limited pulls only: with a byte limit (PullMaxMessagesWithBytesLimit)
 	// a type of large records (ExplanationOfBenefit) ended its pulls on
@@ -165,13 +188,30 @@ func OpenScan(ctx context.Context, js jetstream.JetStream, spec ScanSpec) (*Scan
 	s.cons, err = c.Messages(jetstream.PullMaxMessages(pullBatch(state)))
 	if err != nil {
 		deleteConsumer(js, info.Name)
-		return nil, fmt.Errorf("scan %s: %w", s.what, err)
+		return fmt.Errorf("scan %s: %w", s.what, err)
 	}
 	// A cancelled export must not wait in Next for a message that will not
 	// come: stopping the iterator ends Next. (Next's own context option
 	// costs a timer per message, a third of the scan's speed.)
 	s.unwatch = context.AfterFunc(ctx, s.cons.Stop)
-	return s, nil
+	return nil
+}
+
+// reopen starts the scan again after its consumer was recreated, which
+// delivers every version after its position instead of the last per key:
+// a new consumer and a new read of the changes, skipping every record up
+// to the last one taken. The records come in sequence order, so the
+// reopened scan goes on exactly where this one stopped.
+func (s *Scan) reopen(ctx context.Context) error {
+	s.release()
+	s.recreated = ""
+	after := make(map[string]uint64, len(s.spec.Types))
+	for _, typ := range s.spec.Types {
+		after[typ] = max(s.spec.After[typ], s.last)
+	}
+	s.spec.After = after
+	s.cons, s.unwatch, s.done, s.head, s.tail = nil, nil, false, nil, nil
+	return s.open(ctx)
 }
 
 // pullBatch returns how many records a scan keeps in flight: about 4 MiB
@@ -210,6 +250,13 @@ func (s *Scan) Next(ctx context.Context) (Record, error) {
 	for {
 		if s.head == nil && !s.done {
 			r, err := s.nextMain(ctx)
+			if errors.Is(err, errRecreated) && s.reopens < maxReopens && ctx.Err() == nil {
+				s.reopens++
+				if err := s.reopen(ctx); err != nil {
+					return Record{}, err
+				}
+				continue
+			}
 			if err != nil {
 				return Record{}, err
 			}
@@ -229,6 +276,7 @@ func (s *Scan) Next(ctx context.Context) (Record, error) {
 		default:
 			return Record{}, io.EOF
 		}
+		s.last = r.Seq
 		if s.spec.Progress != nil {
 			s.spec.Progress.Add(1)
 		}
@@ -265,12 +313,14 @@ func (s *Scan) nextMain(ctx context.Context) (*Record, error) {
 			return nil, fmt.Errorf("scan %s: %w", s.what, err)
 		}
 		if md.Consumer != s.name {
-			// The ordered consumer was recreated (its server failed over).
-			// A recreated one delivers every version after its position,
-			// not the last per key, so the scan cannot go on exactly: the
-			// task fails this attempt and resumes after its last part.
+			// The ordered consumer was recreated (its server failed over,
+			// or messages were lost). A recreated one delivers every
+			// version after its position, not the last per key: Next
+			// reopens the scan instead, a few times, and then fails (the
+			// task is retried and resumes after its last parts).
 			s.stop()
-			return nil, fmt.Errorf("scan %s: its consumer was recreated after a server failover; retrying", s.what)
+			s.recreated = md.Consumer
+			return nil, fmt.Errorf("scan %s: %w", s.what, errRecreated)
 		}
 		// The consumer's last-per-subject set is sorted by sequence: the
 		// first message past the bound ends the snapshot, and everything
@@ -303,12 +353,17 @@ func (s *Scan) stop() {
 }
 
 // Close releases the scan's consumer.
-func (s *Scan) Close() {
+func (s *Scan) Close() { s.release() }
+
+func (s *Scan) release() {
 	if s.unwatch != nil {
 		s.unwatch()
 	}
 	s.stop()
 	deleteConsumer(s.js, s.name)
+	if s.recreated != "" {
+		deleteConsumer(s.js, s.recreated)
+	}
 }
 
 // deleteConsumer removes an ordered consumer now rather than when its
