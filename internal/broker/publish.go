@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,20 +72,43 @@ func LastEvent(ctx context.Context, s jetstream.Stream, t events.Tenant, jobID s
 
 // JobEvents returns every event of one job in stream order, read from the
 // log with batched direct gets. It is how a worker learns what an earlier
-// attempt of the job already did.
+// attempt of the job, or another task, already did. The read holds at
+// least every event acknowledged before the call, even when a follower
+// behind the leader answers (see leader.go): it asks again until it has
+// the job's last event as the leader has it.
 func JobEvents(ctx context.Context, js jetstream.JetStream, t events.Tenant, jobID string) ([]events.Event, error) {
-	var out []events.Event
-	err := ReadSubject(ctx, js, events.StreamBulk, events.JobSubjects(t, jobID), func(msg *nats.Msg, seq uint64) error {
-		ev, err := events.Decode(msg.Data)
-		if err != nil {
-			return nil // a malformed event is the projector's to report
-		}
-		ev.Seq = seq
-		out = append(out, ev)
-		return nil
-	})
+	subject := events.JobSubjects(t, jobID)
+	want, err := LeaderLastSeq(ctx, js, events.StreamBulk, subject)
 	if err != nil {
 		return nil, fmt.Errorf("read events of %s: %w", jobID, err)
 	}
-	return out, nil
+	deadline := time.Now().Add(staleReadWait)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		var out []events.Event
+		var last uint64
+		err := ReadSubject(ctx, js, events.StreamBulk, subject, func(msg *nats.Msg, seq uint64) error {
+			last = seq
+			ev, err := events.Decode(msg.Data)
+			if err != nil {
+				return nil // a malformed event is the projector's to report
+			}
+			ev.Seq = seq
+			out = append(out, ev)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read events of %s: %w", jobID, err)
+		}
+		if last >= want {
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("read events of %s: the replica that answers has the log up to %d, its leader up to %d", jobID, last, want)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read events of %s: %w", jobID, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
 }

@@ -124,6 +124,25 @@ func (c *cluster) waitStreams(s *system) {
 	})
 }
 
+// logConsumers logs, when the test failed, the state of every consumer of
+// the event log: whether it had a leader and what it held back.
+func logConsumers(tb testing.TB, s *system) {
+	if !tb.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for info := range s.a.Stream.ListConsumers(ctx).Info() {
+		leader := "none"
+		if info.Cluster != nil {
+			leader = info.Cluster.Leader
+		}
+		tb.Logf("consumer %s: leader %s, pending %d, ack pending %d, waiting pulls %d, redelivered %d, delivered %d, ack floor %d",
+			info.Name, leader, info.NumPending, info.NumAckPending, info.NumWaiting, info.NumRedelivered,
+			info.Delivered.Stream, info.AckFloor.Stream)
+	}
+}
+
 // index returns the position of the node named name.
 func (c *cluster) index(name string) int {
 	for i, n := range c.nodes {
@@ -151,6 +170,7 @@ func TestCluster(t *testing.T) {
 	xa := s.exporter("exporter-a", "", "--part-max-resources", "30", "--stuck-after", "15s", "--retention-check", "1s")
 	xb := s.exporter("exporter-b", "", "--part-max-resources", "30", "--stuck-after", "15s", "--retention-check", "1s")
 	id := s.kickOff("Patient", "Observation")
+	t.Cleanup(func() { logConsumers(t, s) })
 	natstest.Eventually(t, time.Minute, "no part written", func() bool { return s.job(id).Progress.Files >= 4 })
 
 	ctx := context.Background()
