@@ -69,20 +69,9 @@ func TestSplitter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
 			s := NewSplitter(&sliceSource{lines: append([]Line(nil), tt.lines...)}, tt.lim)
 			var got []int
-			var all []byte
-			for {
-				more, err := s.More(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !more {
-					break
-				}
-				p := s.Next(ctx)
-				data := readAll(t, p, 64)
+			split(t, s, 64, tt.lines, func(p *Part, data []byte) {
 				if int64(len(data)) != p.Bytes() {
 					t.Errorf("part bytes %d, counted %d", len(data), p.Bytes())
 				}
@@ -93,17 +82,9 @@ func TestSplitter(t *testing.T) {
 					t.Errorf("cursor %d, want that of the part's last line", p.Cursor())
 				}
 				got = append(got, p.Lines())
-				all = append(all, data...)
-			}
+			})
 			if fmt.Sprint(got) != fmt.Sprint(tt.wantParts) {
 				t.Errorf("parts %v, want %v", got, tt.wantParts)
-			}
-			var wantAll []byte
-			for _, l := range tt.lines {
-				wantAll = append(append(wantAll, l.Data...), '\n')
-			}
-			if !bytes.Equal(all, wantAll) {
-				t.Errorf("concatenated parts differ from the source lines")
 			}
 		})
 	}
@@ -115,9 +96,20 @@ func TestSourceEndsPart(t *testing.T) {
 	ls := lines(9, 40)
 	end := Line{}
 	src := []Line{end, ls[0], ls[1], end, end, ls[2], end, ls[3], ls[4], ls[5], ls[6], end, ls[7], ls[8], end}
-	ctx := context.Background()
 	s := NewSplitter(&sliceSource{lines: src}, Limits{MaxLines: 3, MaxBytes: 1 << 20})
 	var got []int
+	split(t, s, 16, ls, func(p *Part, _ []byte) { got = append(got, p.Lines()) })
+	if want := []int{2, 1, 3, 1, 2}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parts %v, want %v", got, want)
+	}
+}
+
+// split reads every part of s in reads of bufSize bytes, hands each to
+// check with its data, and checks that the parts together are want's
+// lines.
+func split(t *testing.T, s *Splitter, bufSize int, want []Line, check func(p *Part, data []byte)) {
+	t.Helper()
+	ctx := context.Background()
 	var all []byte
 	for {
 		more, err := s.More(ctx)
@@ -128,14 +120,12 @@ func TestSourceEndsPart(t *testing.T) {
 			break
 		}
 		p := s.Next(ctx)
-		all = append(all, readAll(t, p, 16)...)
-		got = append(got, p.Lines())
-	}
-	if want := []int{2, 1, 3, 1, 2}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("parts %v, want %v", got, want)
+		data := readAll(t, p, bufSize)
+		check(p, data)
+		all = append(all, data...)
 	}
 	var wantAll []byte
-	for _, l := range ls {
+	for _, l := range want {
 		wantAll = append(append(wantAll, l.Data...), '\n')
 	}
 	if !bytes.Equal(all, wantAll) {

@@ -133,6 +133,7 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 	if st.req == nil {
 		st.req = req.Data.(*events.ExportRequested)
 	}
+	types := jobTypes(st.req)
 	if st.started == nil {
 		// The time first, then the bound: every write acknowledged before
 		// transactionTime is at or below the bound, as the IG requires.
@@ -143,21 +144,21 @@ func (x *Exporter) plan(ctx context.Context, req events.Event, st *jobState, log
 		}
 		started := &events.ExportStarted{WorkerID: x.cfg.WorkerID, Attempt: 1,
 			TransactionTime: txTime, SnapshotSeq: bound, Totals: map[string]int64{}}
-		for _, typ := range jobTypes(st.req) {
+		for _, typ := range types {
 			n, err := fhirstore.CountKeys(ctx, x.js, req.Tenant, typ)
 			if err != nil {
 				return err
 			}
 			started.Totals[typ] = n
 		}
-		started.Tasks = groupTypes(jobTypes(st.req), started.Totals, x.cfg.TaskResources)
+		started.Tasks = groupTypes(types, started.Totals, x.cfg.TaskResources)
 		if err := x.publish(ctx, req.Tenant, req.JobID, started, ""); err != nil {
 			return err
 		}
 		st.started = started
 		log.Info().Uint64("snapshot_seq", bound).Int("types", len(started.Totals)).Int("tasks", len(started.Tasks)).Msg("export started")
 	}
-	for _, typ := range jobTypes(st.req) {
+	for _, typ := range types {
 		if st.queued[typ] || st.finished[typ] {
 			continue
 		}

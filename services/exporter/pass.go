@@ -164,11 +164,11 @@ func (l *lane) got(line ndjson.Line, ok bool) (ndjson.Line, error) {
 // attempts stored, in one pass over the records.
 func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID string, st *jobState, types []string) error {
 	var todo []string
-	after := map[string]uint64{}
+	after, lastPart := map[string]uint64{}, map[string]int{}
 	for _, typ := range types {
-		if _, cursor, done := st.resume(typ); !done {
+		if last, cursor, done := st.resume(typ); !done {
 			todo = append(todo, typ)
-			after[typ] = cursor
+			after[typ], lastPart[typ] = cursor, last
 		}
 	}
 	if len(todo) == 0 {
@@ -200,7 +200,7 @@ func (x *Exporter) exportTypes(ctx context.Context, t events.Tenant, jobID strin
 		l := newLane(typ, ls, max(x.cfg.StuckAfter/2, time.Second))
 		lanes[typ] = l
 		wg.Go(func() {
-			if err := x.writeParts(ctx, t, jobID, st, typ, l, scan); err != nil {
+			if err := x.writeParts(ctx, t, jobID, st, l, lastPart[typ], scan); err != nil {
 				cancel(err)
 			}
 		})
@@ -239,10 +239,11 @@ func (x *Exporter) route(ctx context.Context, scan *fhirstore.Scan, lanes map[st
 	}
 }
 
-// writeParts stores one type's parts from its lane, numbered after those an
-// earlier attempt stored, each recorded before the next is written.
-func (x *Exporter) writeParts(ctx context.Context, t events.Tenant, jobID string, st *jobState, typ string, l *lane, scan *fhirstore.Scan) error {
-	lastPart, _, _ := st.resume(typ)
+// writeParts stores one type's parts from its lane, numbered after
+// lastPart, the last an earlier attempt stored, each recorded before the
+// next is written.
+func (x *Exporter) writeParts(ctx context.Context, t events.Tenant, jobID string, st *jobState, l *lane, lastPart int, scan *fhirstore.Scan) error {
+	typ := l.typ
 	split := ndjson.NewSplitter(l, ndjson.Limits{MaxLines: x.cfg.PartMaxResources, MaxBytes: x.cfg.PartMaxBytes})
 	for n := lastPart + 1; ; n++ {
 		more, err := split.More(ctx)
