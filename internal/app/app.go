@@ -113,7 +113,14 @@ type System struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	err    error
+	log    zerolog.Logger
+	// restartAfter is the first pause before a failed service is started
+	// again (see supervise); it doubles up to maxRestartAfter.
+	restartAfter time.Duration
 }
+
+// maxRestartAfter bounds the pause before a failed service starts again.
+const maxRestartAfter = 30 * time.Second
 
 // Start starts the system; it runs until ctx is done or Stop is called.
 func Start(ctx context.Context, cfg Config) (*System, error) {
@@ -123,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	s := &System{}
+	s := &System{log: cfg.Log, restartAfter: time.Second}
 	url := cfg.NATSURL
 	var opts []nats.Option
 	if url == "" {
@@ -181,7 +188,7 @@ func (s *System) startServices(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		s.run(ctx, "projector", p.Run)
+		s.supervise(ctx, "projector", p.Run)
 	}
 	if cfg.Services.Exporter {
 		x, err := exporter.New(cfg.Exporter, exporter.Deps{Assets: s.Assets,
@@ -189,7 +196,7 @@ func (s *System) startServices(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		s.run(ctx, "exporter", x.Run)
+		s.supervise(ctx, "exporter", x.Run)
 	}
 	if cfg.Services.Gateway {
 		ln, err := net.Listen("tcp", cfg.HTTP)
@@ -222,12 +229,37 @@ func (s *System) startServices(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		s.run(ctx, "notifier", n.Run)
+		s.supervise(ctx, "notifier", n.Run)
 	}
 	return nil
 }
 
-// run runs one service; the first to fail stops the whole system.
+// supervise runs a service that works from JetStream consumers (projector,
+// exporter, notifier) until ctx ends. When it fails, typically because it
+// could not create or reach its consumer while the NATS cluster elects
+// leaders (a process started with the cluster, or just after a restart of
+// every node), it is logged and started again after a pause that doubles up
+// to maxRestartAfter: the process comes up once the cluster has, instead of
+// exiting.
+func (s *System) supervise(ctx context.Context, name string, fn func(context.Context) error) {
+	s.wg.Go(func() {
+		for pause := s.restartAfter; ; pause = min(2*pause, maxRestartAfter) {
+			err := fn(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			s.log.Error().Err(err).Str("service", name).Dur("restart_in", pause).Msg("service failed; starting it again")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+	})
+}
+
+// run runs one service that cannot be started again (the gateway's HTTP
+// server owns its listener); if it fails, it stops the whole system.
 func (s *System) run(ctx context.Context, name string, fn func(context.Context) error) {
 	s.wg.Go(func() {
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
